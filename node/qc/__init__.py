@@ -1,0 +1,1 @@
+"""lipo-node qc stage."""

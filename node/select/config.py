@@ -1,0 +1,7 @@
+"""Configuration section ``select`` (see config.yaml)."""
+
+from pydantic import BaseModel, ConfigDict
+
+
+class SelectConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
