@@ -30,7 +30,10 @@ _COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lipo-node", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="lipo-node",
+        description="DICOM node: T1 selection, nnU-Net segmentation and P(ALT) for lipomatous tumours",
+    )
     parser.add_argument("--version", action="version", version=f"lipo-node {__version__}")
     parser.add_argument("--config", default=None, help="config.yaml (default: the repository's)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
