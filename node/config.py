@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from node.classify.config import ClassifyConfig
 from node.errors import ConfigError
 from node.jobs.config import JobsConfig
+from node.orthanc.config import OrthancConfig
 from node.qc.config import QcConfig
 from node.radiomics.config import RadiomicsConfig
 from node.receive.config import ReceiveConfig
@@ -61,6 +62,7 @@ class NodeConfig(BaseSettings):
     report: ReportConfig = ReportConfig()
     send: SendConfig = SendConfig()
     http: HttpConfig = HttpConfig()
+    orthanc: OrthancConfig = OrthancConfig()
 
     @classmethod
     def settings_customise_sources(
