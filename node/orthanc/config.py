@@ -26,4 +26,5 @@ class OrthancConfig(BaseModel):
     node_modality: str = Field("lipo-node", description="this node's name in Orthanc's DicomModalities")
     pull_enabled: bool = Field(False, description="poll Orthanc's /changes for StableStudy")
     poll_interval_s: float = 5.0
+    pull_history: bool = Field(False, description="on first start also take studies already in Orthanc")
     filters: OrthancFilters = OrthancFilters()
