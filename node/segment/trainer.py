@@ -1,0 +1,64 @@
+"""nnU-Net v2 trainer with a bounded budget (epochs, iterations, wall clock) for CPU demos.
+
+nnU-Net resolves trainer classes by *name*, scanning its own package
+(``recursive_find_trainer_class_by_name`` in ``nnUNetPredictor.initialize_from_trained_model_folder``),
+so a checkpoint naming this class could not be loaded by a stock nnU-Net. The network is fully
+described by the plans (``architecture`` in ``plans.json``) and built by the base class's
+``build_network_architecture``, so the export step (``node.segment.training.export_model``)
+records the base name ``EXPORT_TRAINER_NAME``: any nnU-Net v2 installation runs the model.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+EXPORT_TRAINER_NAME = "nnUNetTrainer"
+
+
+class BudgetTrainer(nnUNetTrainer):
+    """``nnUNetTrainer`` with settable epochs/iterations and a wall-clock stop."""
+
+    deadline: float | None = None  # time.monotonic() value after which no new epoch starts
+
+    def set_budget(
+        self, epochs: int, iterations: int, val_iterations: int, max_seconds: float | None
+    ) -> None:
+        """Set the budget before ``run_training`` (the poly LR schedule is built from ``epochs``)."""
+        if epochs < 1 or iterations < 1 or val_iterations < 1:
+            raise ValueError("epochs, iterations and val_iterations must be ≥ 1")
+        self.num_epochs = epochs
+        self.num_iterations_per_epoch = iterations
+        self.num_val_iterations_per_epoch = val_iterations
+        self.save_every = max(1, min(50, epochs // 4 or 1))
+        self.deadline = None if max_seconds is None else time.monotonic() + max_seconds
+
+    def _do_i_compile(self) -> bool:
+        # torch.compile on CPU is slow to warm up and unsupported for some ops: never for a demo
+        return False
+
+    def plot_network_architecture(self) -> None:
+        # needs hiddenlayer/graphviz and a GPU-sized dummy forward pass: nothing to gain here
+        return None
+
+    def run_training(self) -> None:
+        """nnU-Net's epoch loop, stopping early (with a final checkpoint) past ``deadline``."""
+        self.on_train_start()
+        while self.current_epoch < self.num_epochs:
+            self.on_epoch_start()
+            self.on_train_epoch_start()
+            outputs = [self.train_step(next(self.dataloader_train))
+                       for _ in range(self.num_iterations_per_epoch)]
+            self.on_train_epoch_end(outputs)
+            with torch.no_grad():
+                self.on_validation_epoch_start()
+                val = [self.validation_step(next(self.dataloader_val))
+                       for _ in range(self.num_val_iterations_per_epoch)]
+                self.on_validation_epoch_end(val)
+            self.on_epoch_end()
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                self.print_to_log_file(f"wall-clock budget reached after epoch {self.current_epoch}")
+                break
+        self.on_train_end()
