@@ -85,7 +85,7 @@ def export_model(training_output: Path, fold: int, out_dir: Path) -> Path:
     ckpt = torch.load(training_output / f"fold_{fold}" / CHECKPOINT, map_location="cpu",
                       weights_only=False)
     lean = {
-        "network_weights": {k: v.clone() for k, v in ckpt["network_weights"].items()},
+        "network_weights": ckpt["network_weights"],  # shared tensors stay shared (no clone)
         "init_args": {"configuration": ckpt["init_args"]["configuration"], "fold": fold},
         "trainer_name": EXPORT_TRAINER_NAME,
         "inference_allowed_mirroring_axes": ckpt.get("inference_allowed_mirroring_axes"),
