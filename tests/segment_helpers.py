@@ -60,7 +60,9 @@ ORIENTATIONS: dict[str, tuple[tuple[float, float, float], tuple[float, float, fl
 }
 
 
-def oblique_orientation(deg_a: float = 8.0, deg_b: float = 6.0) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def oblique_orientation(
+    deg_a: float = 8.0, deg_b: float = 6.0
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """An axial plane tilted about two axes (≤ 10°, as SYNTHETIC.md allows)."""
     a, b = np.deg2rad(deg_a), np.deg2rad(deg_b)
     rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])

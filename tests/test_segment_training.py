@@ -1,0 +1,90 @@
+"""Smoke training through nnU-Net v2's own plan/preprocess/train on a tiny cohort, then export."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from segment_helpers import blob_case, make_tiny_cohort
+
+from node.errors import SegmentationError
+from node.segment.config import DevicePolicy, SegmentConfig
+from node.segment.dataset import CohortError, convert_cohort
+from node.segment.geometry import Geometry, Volume
+from node.segment.nnunet import ModelNotFound, Segmenter, choose_device
+from node.segment.slim_plan import SlimPlan
+from node.segment.training import TrainBudget, train_seg
+
+TINY_PLAN = SlimPlan(spacing_mm=(4.0, 3.0, 3.0), patch_size=(16, 32, 32), max_features=32)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("smoke")
+    cohort = make_tiny_cohort(root / "cohort", 5, seed=3)
+    out = root / "model"
+    budget = TrainBudget(epochs=2, iterations_per_epoch=2, val_iterations=1, da_workers=0)
+    result = train_seg(cohort, out, root / "work", slim=TINY_PLAN, budget=budget,
+                       dataset_id=902, dataset_name="Smoke", device="cpu", preprocess_workers=1)
+    assert result.epochs_run == 2 and result.cases == 5
+    return out
+
+
+def test_export_is_a_lean_stock_nnunet_model_folder(tiny_model: Path) -> None:
+    for name in ("plans.json", "dataset.json", "dataset_fingerprint.json", "fold_0/checkpoint_final.pth"):
+        assert (tiny_model / name).is_file(), name
+    ckpt = torch.load(tiny_model / "fold_0" / "checkpoint_final.pth", weights_only=False)
+    assert "optimizer_state" not in ckpt and "grad_scaler_state" not in ckpt
+    assert ckpt["trainer_name"] == "nnUNetTrainer"  # resolvable by any nnU-Net install
+    plans = json.loads((tiny_model / "plans.json").read_text())
+    arch = plans["configurations"]["3d_fullres"]["architecture"]["arch_kwargs"]
+    assert max(arch["features_per_stage"]) == 32
+    assert plans["configurations"]["3d_fullres"]["spacing"] == [4.0, 3.0, 3.0]
+    info = json.loads((tiny_model / "training.json").read_text())
+    assert info["budget"]["epochs"] == 2
+
+
+def test_nnunet_path_variables_do_not_leak(tiny_model: Path) -> None:
+    for var in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results", "nnUNet_n_proc_DA"):
+        assert var not in os.environ
+
+
+def test_exported_model_predicts_on_the_source_grid(tiny_model: Path) -> None:
+    image, _truth = blob_case((14, 40, 44), seed=99)
+    grid = Geometry((10.0, -5.0, 3.0), (1.5, 1.5, 4.0), (1, 0, 0, 0, 1, 0, 0, 0, 1), image.shape)
+    segmenter = Segmenter(tiny_model, SegmentConfig(device=DevicePolicy.CPU, torch_threads=1))
+    mask = segmenter.predict(Volume(image, grid, tuple(range(14)), False, "1.2.3"))
+    assert mask.array.shape == image.shape and mask.geometry == grid
+    assert set(np.unique(mask.array)) <= {0, 1}
+    assert mask.probabilities is not None and 0.0 <= mask.probabilities.min() <= 1.0
+    assert mask.agreement is not None and 0.0 <= mask.agreement <= 1.0
+    assert mask.model_id.startswith("model@")
+    timing = segmenter.last_timing
+    assert timing is not None and 0 < timing.inference_s <= timing.total_s
+
+
+def test_missing_model_folder_is_a_named_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFound):
+        Segmenter(tmp_path, SegmentConfig())
+
+
+def test_missing_fold_is_a_named_error(tiny_model: Path) -> None:
+    with pytest.raises(ModelNotFound, match="fold_3"):
+        Segmenter(tiny_model, SegmentConfig(folds=(3,)))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_forcing_cuda_without_a_gpu_fails_clearly() -> None:
+    assert choose_device(DevicePolicy.AUTO) == "cpu"
+    with pytest.raises(SegmentationError, match="no CUDA"):
+        choose_device(DevicePolicy.CUDA)
+
+
+def test_cohort_without_cases_is_rejected(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CohortError, match="no <Patient>"):
+        convert_cohort(tmp_path / "empty", tmp_path / "raw", 903, "Empty")
