@@ -36,8 +36,10 @@ class ModelNotFound(SegmentationError):
 
 @dataclass(frozen=True)
 class Timing:
-    """Seconds spent in model inference vs. everything else of one ``predict`` call."""
+    """Seconds of one ``predict`` call: network forward passes (sliding window, TTA) ⊂ nnU-Net
+    inference (plus its normalisation and resampling to/from the model spacing) ⊂ total."""
 
+    network_s: float
     inference_s: float
     total_s: float
 
@@ -102,6 +104,17 @@ class Segmenter:
         )
         self.model_id = model_id_of(model_folder, tuple(cfg.folds), cfg.checkpoint)
         self.last_timing: Timing | None = None
+        self._network_s = 0.0
+        forward = self._predictor.predict_logits_from_preprocessed_data
+
+        def timed_forward(data):  # type: ignore[no-untyped-def]
+            t = time.perf_counter()
+            try:
+                return forward(data)
+            finally:
+                self._network_s += time.perf_counter() - t
+
+        self._predictor.predict_logits_from_preprocessed_data = timed_forward
 
     def _foreground(self, image: np.ndarray, spacing_zyx: list[float]) -> np.ndarray:
         _seg, probs = self._predictor.predict_single_npy_array(
@@ -112,6 +125,7 @@ class Segmenter:
     def predict(self, volume: Volume) -> Mask:
         """Segment ``volume``; probabilities and (optionally) agreement ride along for QC."""
         start = time.perf_counter()
+        self._network_s = 0.0
         image = np.ascontiguousarray(volume.array, dtype=np.float32)
         sx, sy, sz = volume.geometry.spacing
         spacing = [sz, sy, sx]
@@ -131,7 +145,7 @@ class Segmenter:
             probabilities=fg,
             agreement=agreement,
         )
-        self.last_timing = Timing(inference, time.perf_counter() - start)
+        self.last_timing = Timing(self._network_s, inference, time.perf_counter() - start)
         return mask
 
 
