@@ -4,7 +4,9 @@ The model is an nnU-Net v2 *results* folder. Either point ``results_dir`` straig
 model folder (the one holding ``plans.json``, ``dataset.json`` and ``fold_X/``), or at the root of
 an nnU-Net results tree and name ``dataset`` (e.g. ``Dataset800_Lipoma``); the model folder is
 then ``results_dir/dataset/<trainer>__<plans>__<configuration>`` as nnU-Net lays it out.
-The default is the bundled demo model trained on synthetic data (node/models/demo/seg).
+``results_dir: null`` (the default) means the bundled demo model trained on synthetic data
+(node/models/demo/seg). Use an absolute path for any other model (a relative one is taken
+relative to the working directory).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ class DevicePolicy(StrEnum):
 class SegmentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    results_dir: Path = Field(DEMO_MODEL_DIR, description="nnU-Net results root or model folder")
+    results_dir: Path | None = Field(
+        None, description="nnU-Net results root or model folder; None = bundled demo model"
+    )
     dataset: str | None = Field(None, description="DatasetXXX_Name below results_dir, if a root")
     trainer: str = "nnUNetTrainer"
     plans: str = "nnUNetPlans"
@@ -45,6 +49,7 @@ class SegmentConfig(BaseModel):
 
     def model_folder(self) -> Path:
         """The nnU-Net model folder holding ``plans.json`` and ``fold_*``."""
+        root = DEMO_MODEL_DIR if self.results_dir is None else self.results_dir
         if self.dataset is None:
-            return self.results_dir
-        return self.results_dir / self.dataset / f"{self.trainer}__{self.plans}__{self.configuration}"
+            return root
+        return root / self.dataset / f"{self.trainer}__{self.plans}__{self.configuration}"
