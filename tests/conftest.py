@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import Orthanc, free_port, running_orthanc  # noqa: E402
+from peers import Orthanc, free_port, running_orthanc
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
