@@ -1,7 +1,16 @@
 """Configuration section ``store`` (see config.yaml)."""
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class StoreConfig(BaseModel):
+    """Spool settings. Where the spool and database live is ``data_dir`` (NodeConfig)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    min_free_bytes: int = Field(
+        2 * 1024**3,
+        ge=0,
+        description="disk watermark: refuse an instance (0xA700 Out of Resources) when writing it "
+        "would leave less than this many free bytes on the spool's file system",
+    )

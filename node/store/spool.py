@@ -1,0 +1,114 @@
+"""Durable spool files: hashed paths, write-fsync-rename-fsync(dir).
+
+Paths are built from SHA-256 digests of the UIDs, never from the UIDs themselves, so a hostile
+UID cannot traverse out of the spool and every path has the same shape:
+``<spool>/<study[:2]>/<study>/<series>/<sop>.dcm``. A file becomes visible under its final
+name only by ``os.replace`` of a fully written and fsynced temporary file in the same folder,
+followed by an fsync of that folder (and of any folder just created), so after a crash a file
+either is complete or is not there (POSIX rename atomicity; ext4/xfs need the dir fsync).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from node.store.errors import OutOfSpace
+
+SUFFIX = ".dcm"
+PART_SUFFIX = ".part"
+
+
+def uid_digest(uid: str) -> str:
+    return hashlib.sha256(uid.encode("ascii", "replace")).hexdigest()
+
+
+def relative_path(study_uid: str, series_uid: str, sop_instance_uid: str) -> Path:
+    """Spool-relative path of an instance; only hex digests, no caller-controlled text."""
+    study = uid_digest(study_uid)
+    return Path(study[:2], study, uid_digest(series_uid), uid_digest(sop_instance_uid) + SUFFIX)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Spool:
+    """Writes files under ``root``; the only code that creates files in the spool."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._known_dirs: set[Path] = set()
+        self._dir_lock = threading.Lock()
+
+    def _ensure_dir(self, folder: Path) -> None:
+        """Create ``folder`` and fsync each parent that gained an entry (durable mkdir -p)."""
+        if folder in self._known_dirs:
+            return
+        with self._dir_lock:
+            missing: list[Path] = []
+            cur = folder
+            while cur != self.root and not cur.is_dir():
+                missing.append(cur)
+                cur = cur.parent
+            for d in reversed(missing):
+                d.mkdir(exist_ok=True)
+                _fsync_dir(d.parent)
+            self._known_dirs.add(folder)
+
+    def write(self, rel: Path, data: bytes) -> Path:
+        """Durably place ``data`` at ``root/rel``; returns the absolute path.
+
+        Raises :class:`OutOfSpace` when the file system is full (ENOSPC/EDQUOT); the temporary
+        file is removed so a refused instance leaves nothing behind.
+        """
+        final = self.root / rel
+        self._ensure_dir(final.parent)
+        tmp = final.parent / f".{final.stem}.{uuid.uuid4().hex}{PART_SUFFIX}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OutOfSpace(f"spool file system full writing {rel}") from exc
+            raise
+        return final
+
+    def free_bytes(self) -> int:
+        st = os.statvfs(self.root)
+        return st.f_bavail * st.f_frsize
+
+    def remove_partials(self, older_than_s: float = 600.0) -> int:
+        """Delete temporary files left by a crash (never acknowledged); returns how many.
+
+        Only files older than ``older_than_s`` go, so a writer in another process (pull mode,
+        a second SCP) never loses a file it is still writing.
+        """
+        count = 0
+        cutoff = time.time() - older_than_s
+        for part in self.root.rglob(f".*{PART_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+                    count += 1
+        return count

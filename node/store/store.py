@@ -1,0 +1,243 @@
+"""The store: spool files plus the ``instances`` index and the ``audit`` table.
+
+Contract (ARCHITECTURE.md): :meth:`Store.store_instance` returns only after the file is
+fsynced, atomically renamed, its folder fsynced and its index row committed with
+``synchronous=FULL``; the caller (the SCP) acknowledges Success only then. A second copy of a
+SOP Instance UID already indexed is answered from the index (idempotent, PS3.4 B.4.1 leaves
+duplicate handling to the SCP). One SQLite connection guarded by a lock serves every
+association thread (pynetdicom runs each association in its own thread).
+"""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+import pydicom
+
+from node.store.config import StoreConfig
+from node.store.db import connect, ensure_schema
+from node.store.errors import OutOfSpace
+from node.store.spool import Spool, relative_path
+from node.store.validate import check_instance
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS instances (
+    sop_instance_uid TEXT PRIMARY KEY,
+    study_uid TEXT NOT NULL,
+    series_uid TEXT NOT NULL,
+    sop_class_uid TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    calling_ae TEXT NOT NULL,
+    transfer_syntax TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid, received_at);
+CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    result TEXT NOT NULL,
+    calling_ae TEXT NOT NULL DEFAULT '',
+    called_ae TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL DEFAULT '',
+    instances INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    status INTEGER,
+    sop_instance_uid TEXT,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
+"""
+
+_COLUMNS = "sop_instance_uid, sop_class_uid, study_uid, series_uid, path, size, received_at, " \
+    "calling_ae, transfer_syntax"
+
+
+class AuditKind(StrEnum):
+    ASSOCIATION = "association"
+    INSTANCE = "instance"
+
+
+class AuditResult(StrEnum):
+    """Outcome of an association (accepted/released/aborted/rejected) or an instance."""
+
+    RELEASED = "released"
+    ABORTED = "aborted"
+    REJECTED = "rejected"
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audit row. No patient data: AE titles, peer address, counts, UIDs and status only."""
+
+    kind: AuditKind
+    result: AuditResult
+    calling_ae: str = ""
+    called_ae: str = ""
+    host: str = ""
+    instances: int = 0
+    bytes: int = 0
+    status: int | None = None
+    sop_instance_uid: str | None = None
+    detail: str = ""
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    sop_instance_uid: str
+    sop_class_uid: str
+    study_uid: str
+    series_uid: str
+    path: Path
+    size: int
+    received_at: datetime
+    calling_ae: str
+    transfer_syntax: str
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    """What :meth:`Store.store_instance` did: the record, and whether it was already there."""
+
+    record: InstanceRecord
+    duplicate: bool
+
+
+class Store:
+    def __init__(self, db_path: Path, spool_dir: Path, cfg: StoreConfig) -> None:
+        self._cfg = cfg
+        self.spool = Spool(Path(spool_dir))
+        self._conn: sqlite3.Connection = connect(db_path)
+        ensure_schema(self._conn, SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- writing ---------------------------------------------------------------------------
+    def store_instance(
+        self, ds: pydicom.Dataset, *, transfer_syntax: str, calling_ae: str, raw: bytes | None = None
+    ) -> StoredInstance:
+        """Validate, durably spool and index one instance.
+
+        ``raw`` is the complete DICOM Part 10 file that ``ds`` was decoded from (the SCP passes
+        ``event.encoded_dataset()``, so the bytes stored are the bytes sent); without it ``ds``
+        is written in ``transfer_syntax``. Raises an ``InvalidInstance`` subclass (nothing
+        written) or :class:`OutOfSpace` (free space below ``min_free_bytes``, or ENOSPC).
+        """
+        keys = check_instance(ds)
+        existing = self._get(keys.sop_instance_uid)
+        if existing is not None and existing.path.is_file():
+            return StoredInstance(existing, duplicate=True)
+        data = raw if raw is not None else _encode(ds, transfer_syntax)
+        free = self.spool.free_bytes()
+        if free - len(data) < self._cfg.min_free_bytes:
+            raise OutOfSpace(
+                f"{free} bytes free on the spool, watermark is {self._cfg.min_free_bytes}"
+            )
+        rel = relative_path(keys.study_uid, keys.series_uid, keys.sop_instance_uid)
+        path = self.spool.write(rel, data)
+        now = time.time()
+        with self._lock:
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO instances({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                (keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid,
+                 str(rel), len(data), now, calling_ae, str(transfer_syntax)),
+            )
+        record = InstanceRecord(
+            keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid, path,
+            len(data), datetime.fromtimestamp(now, UTC), calling_ae, str(transfer_syntax),
+        )
+        return StoredInstance(record, duplicate=False)
+
+    def audit(self, event: AuditEvent) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO audit(at, kind, result, calling_ae, called_ae, host, instances, bytes,"
+                " status, sop_instance_uid, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (event.at.timestamp(), str(event.kind), str(event.result), event.calling_ae,
+                 event.called_ae, event.host, event.instances, event.bytes, event.status,
+                 event.sop_instance_uid, event.detail),
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+    def _select(self, where: str, args: tuple) -> list[InstanceRecord]:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM instances {where}", args).fetchall()
+        return [self._record(r) for r in rows]
+
+    def _record(self, r: sqlite3.Row) -> InstanceRecord:
+        return InstanceRecord(
+            r["sop_instance_uid"], r["sop_class_uid"], r["study_uid"], r["series_uid"],
+            self.spool.root / r["path"], r["size"], datetime.fromtimestamp(r["received_at"], UTC),
+            r["calling_ae"], r["transfer_syntax"],
+        )
+
+    def _get(self, sop_instance_uid: str) -> InstanceRecord | None:
+        found = self._select("WHERE sop_instance_uid=?", (sop_instance_uid,))
+        return found[0] if found else None
+
+    def get_instance(self, sop_instance_uid: str) -> InstanceRecord | None:
+        return self._get(sop_instance_uid)
+
+    def study_uids(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT study_uid FROM instances GROUP BY study_uid ORDER BY MIN(received_at)"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def study_instances(self, study_uid: str) -> list[InstanceRecord]:
+        return self._select("WHERE study_uid=? ORDER BY series_uid, received_at", (study_uid,))
+
+    def series_instances(self, series_uid: str) -> list[InstanceRecord]:
+        return self._select("WHERE series_uid=? ORDER BY received_at", (series_uid,))
+
+    def last_received(self, study_uid: str) -> datetime | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT MAX(received_at) FROM instances WHERE study_uid=?", (study_uid,)
+            ).fetchone()
+        return None if row[0] is None else datetime.fromtimestamp(row[0], UTC)
+
+    def audit_events(self, kind: AuditKind | None = None, limit: int = 1000) -> list[AuditEvent]:
+        """Most recent audit rows first (for tests, ``/metrics`` and operators)."""
+        where, args = ("WHERE kind=?", (str(kind),)) if kind else ("", ())
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM audit {where} ORDER BY id DESC LIMIT ?", (*args, limit)
+            ).fetchall()
+        return [
+            AuditEvent(
+                kind=AuditKind(r["kind"]), result=AuditResult(r["result"]),
+                calling_ae=r["calling_ae"], called_ae=r["called_ae"], host=r["host"],
+                instances=r["instances"], bytes=r["bytes"], status=r["status"],
+                sop_instance_uid=r["sop_instance_uid"], detail=r["detail"],
+                at=datetime.fromtimestamp(r["at"], UTC),
+            )
+            for r in rows
+        ]
+
+
+def _encode(ds: pydicom.Dataset, transfer_syntax: str) -> bytes:
+    """Part 10 encoding of an in-memory dataset (pull mode or tests pass ``raw`` instead)."""
+    ds.file_meta = ds.get("file_meta") or pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.UID(transfer_syntax)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
