@@ -236,7 +236,7 @@ class Store:
 
 def _encode(ds: pydicom.Dataset, transfer_syntax: str) -> bytes:
     """Part 10 encoding of an in-memory dataset (pull mode or tests pass ``raw`` instead)."""
-    ds.file_meta = ds.get("file_meta") or pydicom.dataset.FileMetaDataset()
+    ds.file_meta = getattr(ds, "file_meta", None) or pydicom.dataset.FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = pydicom.uid.UID(transfer_syntax)
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)

@@ -1,0 +1,97 @@
+"""The Storage SCP: build the pynetdicom AE from ``ReceiveConfig`` and start it.
+
+Accepted presentation contexts: Verification (C-ECHO) and the configured storage SOP classes
+(PS3.4 B.5), each with every transfer syntax whose pixel data pydicom can decode with the
+installed plugins (asked from pydicom itself, so installing a plugin widens the list and a
+missing one never lets through data we cannot read). A SOP class not listed is refused at
+negotiation (abstract-syntax-not-supported, PS3.8 9.3.3.2).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable
+
+import pydicom.uid
+from pydicom.pixels import get_decoder
+from pynetdicom import AE, evt, sop_class
+from pynetdicom.transport import ThreadedAssociationServer
+
+from node.receive import handlers
+from node.receive.config import ReceiveConfig, TlsConfig
+from node.receive.policy import AssociationPolicy
+from node.store import InstanceRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+def decodable_transfer_syntaxes() -> list[str]:
+    """Transfer syntaxes pydicom can decode here (native, deflate, JPEG, JPEG-LS, J2K, RLE)."""
+    found = []
+    for ts in pydicom.uid.AllTransferSyntaxes:
+        try:
+            if get_decoder(ts).is_available:
+                found.append(str(ts))
+        except NotImplementedError:
+            continue
+    # the default (implicit LE, PS3.5 10.1) first: some SCUs pick the first accepted
+    found.sort(key=lambda uid: uid != pydicom.uid.ImplicitVRLittleEndian)
+    return found
+
+
+def tls_context(cfg: TlsConfig) -> ssl.SSLContext:
+    """Server context for DICOM TLS (PS3.15 B.1/B.9): TLS 1.2+, client cert when a CA is set."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(certfile=cfg.cert_file, keyfile=cfg.key_file)
+    if cfg.ca_file is not None:
+        ctx.load_verify_locations(cafile=cfg.ca_file)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def build_ae(cfg: ReceiveConfig) -> AE:
+    ae = AE(ae_title=cfg.ae_title)
+    ae.maximum_associations = cfg.max_associations
+    ae.acse_timeout = cfg.acse_timeout_s
+    ae.dimse_timeout = cfg.dimse_timeout_s
+    ae.network_timeout = cfg.network_timeout_s
+    ae.maximum_pdu_size = cfg.max_pdu_bytes
+    ae.require_called_aet = cfg.require_called_ae
+    syntaxes = decodable_transfer_syntaxes()
+    ae.add_supported_context(sop_class.Verification)
+    for keyword in cfg.sop_classes:
+        ae.add_supported_context(getattr(sop_class, keyword), syntaxes)
+    return ae
+
+
+def start_scp(
+    cfg: ReceiveConfig,
+    store: Store,
+    on_stored: Callable[[InstanceRecord], None] | None = None,
+) -> ThreadedAssociationServer:
+    """Start the SCP in background threads; stop it with ``server.shutdown()``.
+
+    ``on_stored`` is called (in the association's thread, after the instance is durable and
+    indexed, before the C-STORE-RSP) for each new instance; not for duplicates.
+    """
+    ctx = handlers.ReceiveContext(store=store, policy=AssociationPolicy(cfg), on_stored=on_stored)
+    bound = [
+        (evt.EVT_REQUESTED, handlers.handle_requested, [ctx]),
+        (evt.EVT_ACCEPTED, handlers.handle_accepted, [ctx]),
+        (evt.EVT_REJECTED, handlers.handle_rejected, [ctx]),
+        (evt.EVT_RELEASED, handlers.handle_released, [ctx]),
+        (evt.EVT_CONN_CLOSE, handlers.handle_conn_close, [ctx]),
+        (evt.EVT_C_STORE, handlers.handle_store, [ctx]),
+    ]
+    removed = store.spool.remove_partials()
+    if removed:
+        log.info("removed %d partial spool files left by an earlier crash", removed)
+    ssl_ctx = tls_context(cfg.tls) if cfg.tls is not None else None
+    server = build_ae(cfg).start_server(
+        (cfg.host, cfg.port), block=False, evt_handlers=bound, ssl_context=ssl_ctx
+    )
+    log.info("SCP %s listening on %s:%d%s", cfg.ae_title, cfg.host, server.server_address[1],
+             " (TLS)" if ssl_ctx else "")
+    return server
