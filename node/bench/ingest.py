@@ -1,0 +1,215 @@
+"""``lipo-node bench ingest``: instances/s of our SCP versus dcmtk ``storescp``.
+
+The same N synthetic MR slices (256x256, 16 bit, ~130 KB each) are sent with dcmtk
+``storescu`` over one association (``TCP_NODELAY=1``, ARCHITECTURE.md) to
+
+- our SCP, run as ``python -m node.receive`` in its own process (each instance decoded,
+  fsynced, renamed, dir-fsynced and indexed before its C-STORE-RSP);
+- dcmtk ``storescp`` with a per-instance fsync: dcmtk 3.6.7 has no fsync option, so each
+  received file is synced with ``--exec-on-reception "sync #p/#f" --exec-sync`` (coreutils
+  ``sync FILE`` = fsync; storescp waits for it before reading the next request);
+- dcmtk ``storescp`` without fsync (page cache only; reported for context, not durable).
+
+Each target gets a fresh output folder per repeat (no duplicate short-cuts) and the received
+count is checked. The JSON holds the median rate of each and ``ratio`` = ours / dcmtk-fsync.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+TARGET_RATIO = 1.0
+SCU_AE = "STORESCU"
+
+
+def register(bench_sub: argparse._SubParsersAction) -> None:
+    p = bench_sub.add_parser("ingest", help="C-STORE instances/s: our SCP vs dcmtk storescp")
+    p.add_argument("--instances", type=int, default=500)
+    p.add_argument("--repeats", type=int, default=3, help="runs per target (median reported)")
+    p.add_argument("--out", type=Path, default=Path("bench-ingest.json"))
+    p.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: temp)")
+    p.set_defaults(func=_run)
+
+
+def make_instances(folder: Path, n: int, size: int = 256) -> int:
+    """Write ``n`` MR Image Storage slices of one series; returns bytes per file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    for i in range(n):
+        ds = pydicom.Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.MediaStorageSOPClassUID = MRImageStorage
+        sop = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = sop
+        ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, sop
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+        ds.PatientName, ds.PatientID, ds.Modality = "Bench^Ingest", "BENCH0001", "MR"
+        ds.SeriesNumber, ds.InstanceNumber = 1, i + 1
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND"]
+        ds.ScanningSequence, ds.SequenceVariant = "SE", "NONE"
+        ds.RepetitionTime, ds.EchoTime = 500.0, 10.0
+        ds.ImagePositionPatient = [0.0, 0.0, float(i)]
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        ds.PixelSpacing, ds.SliceThickness = [1.0, 1.0], 1.0
+        ds.Rows = ds.Columns = size
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.PixelData = rng.integers(0, 4096, (size, size), dtype=np.uint16).tobytes()
+        ds.save_as(folder / f"{i:05d}.dcm", enforce_file_format=True)
+    return (folder / "00000.dcm").stat().st_size
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"no SCP on port {port} after {timeout_s} s")
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "TCP_NODELAY": "1"}
+
+
+def _send(port: int, called_ae: str, folder: Path) -> float:
+    """Seconds for ``storescu`` to send every file of ``folder`` over one association."""
+    cmd = ["storescu", "-aet", SCU_AE, "-aec", called_ae, "+sd", "127.0.0.1", str(port), str(folder)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"storescu failed ({proc.returncode}): {proc.stderr[-1000:]}")
+    return elapsed
+
+
+@contextlib.contextmanager
+def _process(cmd: list[str], port: int, log: Path) -> Iterator[None]:
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=_env())
+        try:
+            _wait_port(port)
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def _ours(run_dir: Path, files: Path, n: int) -> float:
+    port = _free_port()
+    cfg = run_dir / "config.yaml"
+    cfg.write_text(json.dumps({
+        "data_dir": str(run_dir / "var"),
+        "logging": {"level": "WARNING"},
+        "receive": {"port": port, "allowed_callers": {SCU_AE: ["127.0.0.1"]}},
+        "store": {"min_free_bytes": 0},
+    }))
+    cmd = [sys.executable, "-m", "node.receive", "--config", str(cfg)]
+    with _process(cmd, port, run_dir / "scp.log"):
+        elapsed = _send(port, "LIPO_NODE", files)
+    from node.store.db import connect
+
+    conn = connect(run_dir / "var" / "lipo-node.sqlite3")
+    got = conn.execute("SELECT COUNT(*) FROM instances").fetchone()[0]
+    conn.close()
+    if got != n:
+        raise RuntimeError(f"our SCP indexed {got} of {n} instances")
+    return n / elapsed
+
+
+def _dcmtk(run_dir: Path, files: Path, n: int, fsync: bool) -> float:
+    port = _free_port()
+    out = run_dir / "out"
+    out.mkdir()
+    cmd = ["storescp", "-aet", "DCMTK", "-od", str(out)]
+    if fsync:
+        cmd += ["--exec-on-reception", "sync #p/#f", "--exec-sync"]
+    cmd.append(str(port))
+    with _process(cmd, port, run_dir / "storescp.log"):
+        elapsed = _send(port, "DCMTK", files)
+    got = sum(1 for _ in out.iterdir())
+    if got != n:
+        raise RuntimeError(f"storescp wrote {got} of {n} files")
+    return n / elapsed
+
+
+def run_bench(workdir: Path, n: int, repeats: int) -> dict[str, Any]:
+    files = workdir / "instances"
+    size = make_instances(files, n)
+    targets = {
+        "ours": lambda d: _ours(d, files, n),
+        "dcmtk_fsync": lambda d: _dcmtk(d, files, n, fsync=True),
+        "dcmtk_no_fsync": lambda d: _dcmtk(d, files, n, fsync=False),
+    }
+    rates: dict[str, list[float]] = {k: [] for k in targets}
+    for rep in range(repeats):  # interleave targets so drift in machine load hits all alike
+        for name, fn in targets.items():
+            run_dir = workdir / f"{name}-{rep}"
+            run_dir.mkdir()
+            rates[name].append(fn(run_dir))
+            shutil.rmtree(run_dir, ignore_errors=True)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    version = subprocess.run(["storescp", "--version"], capture_output=True, text=True).stdout
+    return {
+        "bench": "ingest",
+        "instances": n,
+        "bytes_per_instance": size,
+        "repeats": repeats,
+        "instances_per_s": med,
+        "runs": rates,
+        "ratio": med["ours"] / med["dcmtk_fsync"],
+        "ratio_vs_dcmtk_no_fsync": med["ours"] / med["dcmtk_no_fsync"],
+        "target_ratio": TARGET_RATIO,
+        "meets_target": med["ours"] / med["dcmtk_fsync"] >= TARGET_RATIO,
+        "sender": "dcmtk storescu, one association, TCP_NODELAY=1",
+        "dcmtk_fsync_method": "storescp --exec-on-reception 'sync #p/#f' --exec-sync",
+        "dcmtk_version": version.splitlines()[0] if version else "",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version()},
+    }
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        result = run_bench(args.workdir, args.instances, args.repeats)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+            result = run_bench(Path(tmp), args.instances, args.repeats)
+    args.out.write_text(json.dumps(result, indent=2))
+    rates = result["instances_per_s"]
+    print(f"ours {rates['ours']:.0f}/s, dcmtk+fsync {rates['dcmtk_fsync']:.0f}/s, "
+          f"dcmtk no fsync {rates['dcmtk_no_fsync']:.0f}/s; ratio {result['ratio']:.2f} "
+          f"-> {args.out}")
+    return 0
