@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--da-workers", type=int, default=1, help="data augmentation processes (0 = inline)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--work-dir", type=Path, default=None, help="nnU-Net raw/preprocessed/results")
+    p.add_argument("--pretrained", type=Path, default=None,
+                   help="checkpoint of the same slim plan to fine-tune from")
     p.set_defaults(func=_train)
 
     e = sub.add_parser("eval-seg", help="Dice of a segmentation model on a WORC-style cohort")
@@ -51,7 +53,8 @@ def _train(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="lipo-nnunet-") as tmp:
         work = args.work_dir or Path(tmp)
         result = train_seg(args.cohort_dir, args.out, work, slim=slim, budget=budget,
-                           device=args.device, max_cases=args.max_cases)
+                           device=args.device, max_cases=args.max_cases,
+                           pretrained=args.pretrained)
     print(json.dumps(asdict(result), default=str, indent=2))
     return 0
 

@@ -109,8 +109,12 @@ def train_seg(
     device: str = "auto",
     max_cases: int | None = None,
     preprocess_workers: int = 2,
+    pretrained: Path | None = None,
 ) -> TrainResult:
-    """Train a slim nnU-Net on a WORC cohort and export it to ``out_dir`` (fold 0)."""
+    """Train a slim nnU-Net on a WORC cohort and export it to ``out_dir`` (fold 0).
+
+    ``pretrained``: a checkpoint of the same slim architecture to start from (nnU-Net's
+    ``load_pretrained_weights``: all layers but the final 1×1 segmentation heads)."""
     import torch
     from batchgenerators.utilities.file_and_folder_operations import load_json, save_json
     from nnunetv2.experiment_planning.plan_and_preprocess_api import (
@@ -148,6 +152,11 @@ def train_seg(
                                 dataset_json=load_json(str(pre_dir / "dataset.json")), device=dev)
         max_s = None if budget.max_minutes is None else 60.0 * budget.max_minutes
         trainer.set_budget(budget.epochs, budget.iterations_per_epoch, budget.val_iterations, max_s)
+        if pretrained is not None:
+            from nnunetv2.run.load_pretrained_weights import load_pretrained_weights
+
+            trainer.initialize()
+            load_pretrained_weights(trainer.network, str(pretrained), verbose=False)
         trainer.run_training()
         dice = trainer.logger.get_value("ema_fg_dice", step=-1) if trainer.current_epoch else None
         epochs_run = trainer.current_epoch
@@ -158,6 +167,7 @@ def train_seg(
                          None if dice is None else float(dice), weights.stat().st_size)
     info = asdict(result) | {"model_dir": str(out_dir), "slim_plan": asdict(slim),
                              "budget": asdict(budget), "device": dev.type,
-                             "cohort": str(cohort_dir)}
+                             "cohort": str(cohort_dir),
+                             "pretrained": None if pretrained is None else str(pretrained)}
     (out_dir / TRAIN_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return result
