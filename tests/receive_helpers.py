@@ -87,3 +87,45 @@ def storescu(port: int, *paths: Path, aet: str = SCU_AE, aec: str = OUR_AE,
     cmd = ["storescu", "-aet", aet, "-aec", aec, *extra, "+sd", "+r", "+sp", "*.dcm",
            "127.0.0.1", str(port), *map(str, paths)]
     return subprocess.run(cmd, env=dcmtk_env(), capture_output=True, text=True, timeout=60)
+
+
+def wait_for(predicate, timeout_s: float = 10.0, step_s: float = 0.05):
+    """Poll ``predicate`` until truthy (bounded); returns its last value."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(step_s)
+        value = predicate()
+    return value
+
+
+def pynetdicom_send(port: int, items: list, *, aet: str = SCU_AE, aec: str = OUR_AE,
+                    contexts: list[tuple[str, str]] | None = None) -> list[int | None]:
+    """Send datasets or Part 10 file paths (sent as encoded, not re-encoded) over one
+    association; returns each C-STORE status (None when no response came)."""
+    from pynetdicom import AE
+
+    ae = AE(ae_title=aet)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 20
+    if contexts is None:
+        contexts = []
+        for item in items:
+            meta = pydicom.dcmread(item, stop_before_pixels=True).file_meta if isinstance(item, Path) \
+                else item.file_meta
+            pair = (str(meta.MediaStorageSOPClassUID), str(meta.TransferSyntaxUID))
+            if pair not in contexts:
+                contexts.append(pair)
+    for sop_class, ts in contexts:
+        ae.add_requested_context(sop_class, ts)
+    assoc = ae.associate("127.0.0.1", port, ae_title=aec)
+    assert assoc.is_established, "association not established"
+    statuses: list[int | None] = []
+    try:
+        for item in items:
+            rsp = assoc.send_c_store(item)
+            statuses.append(int(rsp.Status) if "Status" in rsp else None)
+    finally:
+        assoc.release()
+    return statuses
