@@ -105,7 +105,7 @@ def pynetdicom_send(port: int, items: list, *, aet: str = SCU_AE, aec: str = OUR
                     contexts: list[tuple[str, str]] | None = None) -> list[int | None]:
     """Send datasets or Part 10 file paths (sent as encoded, not re-encoded) over one
     association; returns each C-STORE status (None when no response came)."""
-    from pynetdicom import AE
+    from pynetdicom import AE, _config
 
     ae = AE(ae_title=aet)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 20
@@ -122,10 +122,13 @@ def pynetdicom_send(port: int, items: list, *, aet: str = SCU_AE, aec: str = OUR
     assoc = ae.associate("127.0.0.1", port, ae_title=aec)
     assert assoc.is_established, "association not established"
     statuses: list[int | None] = []
+    # file paths go out byte for byte (the data set is not decoded or re-encoded by the SCU)
+    saved, _config.STORE_SEND_CHUNKED_DATASET = _config.STORE_SEND_CHUNKED_DATASET, True
     try:
         for item in items:
             rsp = assoc.send_c_store(item)
             statuses.append(int(rsp.Status) if "Status" in rsp else None)
     finally:
+        _config.STORE_SEND_CHUNKED_DATASET = saved
         assoc.release()
     return statuses

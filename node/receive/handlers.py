@@ -13,6 +13,7 @@ Every handler gets its context (:class:`ReceiveContext`) as an argument (pynetdi
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 from pydicom import Dataset
 from pynetdicom.association import Association
+from pynetdicom.dsutils import decode
 from pynetdicom.events import Event
 
 from node.errors import InvalidInstance
@@ -134,13 +136,24 @@ def _failure(event: Event, ctx: ReceiveContext, status: int, result: AuditResult
     return rsp
 
 
+def _decode(event: Event) -> tuple[Dataset, bytes]:
+    """The data set as parsed from the bytes sent, plus the Part 10 file to spool.
+
+    Not ``event.dataset``: pynetdicom stamps the negotiated encoding on it, hiding a data set
+    that only parsed because pydicom fell back to the other VR mode (a lying header).
+    """
+    ts = event.context.transfer_syntax
+    body = event.encoded_dataset(include_meta=False)
+    ds = decode(io.BytesIO(body), ts.is_implicit_VR, ts.is_little_endian, ts.is_deflated)
+    ds.file_meta = event.file_meta
+    return ds, event.encoded_dataset(include_meta=True)
+
+
 def handle_store(event: Event, ctx: ReceiveContext) -> int | Dataset:
     """EVT_C_STORE: decode, check, durably store, then (and only then) answer Success."""
     sess = ctx.session(event.assoc)
     try:
-        ds = event.dataset
-        ds.file_meta = event.file_meta
-        raw = event.encoded_dataset()
+        ds, raw = _decode(event)
     except Exception as exc:  # any decode failure is "cannot understand"
         return _failure(event, ctx, CANNOT_UNDERSTAND, AuditResult.FAILED,
                         f"data set does not parse: {type(exc).__name__}")

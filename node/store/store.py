@@ -140,7 +140,7 @@ class Store:
         is written in ``transfer_syntax``. Raises an ``InvalidInstance`` subclass (nothing
         written) or :class:`OutOfSpace` (free space below ``min_free_bytes``, or ENOSPC).
         """
-        keys = check_instance(ds)
+        keys = check_instance(ds, transfer_syntax)
         existing = self._get(keys.sop_instance_uid)
         if existing is not None and existing.path.is_file():
             return StoredInstance(existing, duplicate=True)

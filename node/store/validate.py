@@ -59,9 +59,30 @@ def _decode_pixels(ds: pydicom.Dataset) -> None:
         raise BadPixelData(f"pixel data does not decode: {type(exc).__name__}: {exc}") from exc
 
 
-def check_instance(ds: pydicom.Dataset) -> InstanceKeys:
-    """Decode ``ds`` fully and return its keys; raises an ``InvalidInstance`` subclass."""
+def _check_encoding(ds: pydicom.Dataset, transfer_syntax: str) -> None:
+    """The data set must be encoded as its transfer syntax says (PS3.5 10). pydicom silently
+    falls back to the other VR mode; a file stored with such a lying header would break
+    stricter readers later, so it is refused instead."""
+    implicit, little = ds.original_encoding
+    if implicit is None:  # built in memory, not parsed: nothing to compare
+        return
+    ts = UID(transfer_syntax)
+    if not ts.is_transfer_syntax:
+        raise UndecodableDataset(f"{transfer_syntax} is not a transfer syntax UID")
+    if (implicit, little) != (ts.is_implicit_VR, ts.is_little_endian):
+        found = f"{'implicit' if implicit else 'explicit'} VR {'little' if little else 'big'} endian"
+        raise UndecodableDataset(f"data set is encoded as {found}, not as {ts.name}")
+
+
+def check_instance(ds: pydicom.Dataset, transfer_syntax: str | None = None) -> InstanceKeys:
+    """Decode ``ds`` fully and return its keys; raises an ``InvalidInstance`` subclass.
+
+    With ``transfer_syntax`` (the negotiated one, or the file's), the encoding actually found
+    while parsing must match it.
+    """
     _decode_elements(ds)
+    if transfer_syntax is not None:
+        _check_encoding(ds, transfer_syntax)
     keys = InstanceKeys(
         sop_instance_uid=_uid(ds, "SOPInstanceUID"),
         sop_class_uid=_uid(ds, "SOPClassUID"),
