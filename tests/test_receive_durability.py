@@ -1,0 +1,96 @@
+"""Durability: SIGKILL the SCP mid-stream; every acknowledged instance survives the restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pydicom
+from peers import free_port, wait_port
+from pynetdicom import AE
+from receive_helpers import OUR_AE, SCU_AE, mr_slice, pynetdicom_send, wait_for
+
+from node.store import Store
+from node.store.config import StoreConfig
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _start(cfg: Path, port: int, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "node.receive", "--config", str(cfg)], cwd=REPO,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    wait_port(port, timeout_s=30)
+    return proc
+
+
+def _stream(port: int, acked: dict[str, bytes], stop: threading.Event, study: str) -> None:
+    """Send instances until the association dies; record each one answered Success."""
+    ae = AE(ae_title=SCU_AE)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    ae.add_requested_context(pydicom.uid.MRImageStorage, pydicom.uid.ExplicitVRLittleEndian)
+    assoc = ae.associate("127.0.0.1", port, ae_title=OUR_AE)
+    i = 0
+    while assoc.is_established and not stop.is_set() and i < 5000:
+        ds = mr_slice(study=study, index=i, size=128)
+        try:
+            rsp = assoc.send_c_store(ds)
+        except Exception:  # the peer vanished mid-message
+            break
+        if rsp.get("Status") == 0x0000:
+            acked[ds.SOPInstanceUID] = ds.PixelData
+        i += 1
+    if assoc.is_established:
+        assoc.abort()
+
+
+def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path):
+    port = free_port()
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(json.dumps({
+        "data_dir": str(tmp_path / "var"),
+        "logging": {"level": "WARNING"},
+        "receive": {"port": port, "allowed_callers": {SCU_AE: ["127.0.0.1"]}},
+        "store": {"min_free_bytes": 0},
+    }))
+    log = tmp_path / "scp.log"
+    proc = _start(cfg, port, log)
+    acked: dict[str, bytes] = {}
+    stop = threading.Event()
+    study = pydicom.uid.generate_uid()
+    sender = threading.Thread(target=_stream, args=(port, acked, stop, study), daemon=True)
+    try:
+        sender.start()
+        assert wait_for(lambda: len(acked) >= 40, timeout_s=30), log.read_text()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)  # mid-stream: the sender is still sending
+        proc.wait(10)
+        sender.join(20)
+        assert not sender.is_alive()
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+
+    proc = _start(cfg, port, log)  # restart on the same spool and database
+    try:
+        store = Store(tmp_path / "var" / "lipo-node.sqlite3", tmp_path / "var" / "spool",
+                      StoreConfig(min_free_bytes=0))
+        indexed = {r.sop_instance_uid: r for r in store.study_instances(study)}
+        missing = set(acked) - set(indexed)
+        assert not missing, f"{len(missing)} acknowledged instances lost"
+        assert len(indexed) <= len(acked) + 1  # at most the one in flight was stored unanswered
+        for uid, pixels in acked.items():
+            back = pydicom.dcmread(indexed[uid].path)
+            assert back.SOPInstanceUID == uid and back.PixelData == pixels
+        # the restarted SCP serves the same study on
+        assert pynetdicom_send(port, [mr_slice(study=study, index=9999)]) == [0x0000]
+        assert len(store.study_instances(study)) == len(indexed) + 1
+        store.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0  # clean shutdown on SIGTERM
