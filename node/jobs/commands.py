@@ -1,7 +1,86 @@
-"""Sub-commands of this stage (registered by node.cli)."""
+"""Sub-commands ``serve``, ``run`` and ``jobs list|show`` (thin: parse, load config, call)."""
+
+from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+
+from node.config import NodeConfig, load_config
+from node.jobs.errors import JobNotFound
+from node.jobs.jobdb import JobDB
+from node.jobs.model import JobResult, JobState
+from node.jobs.pipeline import RESULT_FILE
+from node.logs import setup_logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Nothing registered yet."""
+    p = sub.add_parser("serve", help="run the node: DICOM SCP + job runner + HTTP API")
+    p.add_argument("--config", default=argparse.SUPPRESS, help="config.yaml")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("run", help="process a folder of DICOM files offline, print result.json")
+    p.add_argument("study_dir", type=Path)
+    p.add_argument("--out", type=Path, default=None,
+                   help="data folder for the job (database + jobs/); default: config's data_dir")
+    p.add_argument("--config", default=argparse.SUPPRESS, help="config.yaml")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("jobs", help="list jobs or show one job's result.json")
+    jsub = p.add_subparsers(dest="jobs_command", required=True)
+    lp = jsub.add_parser("list", help="jobs, newest first")
+    lp.add_argument("--state", choices=[s.value for s in JobState], default=None)
+    lp.add_argument("--limit", type=int, default=100)
+    lp.add_argument("--config", default=argparse.SUPPRESS, help="config.yaml")
+    lp.set_defaults(func=_list)
+    sp = jsub.add_parser("show", help="print a job's result.json")
+    sp.add_argument("job_id")
+    sp.add_argument("--config", default=argparse.SUPPRESS, help="config.yaml")
+    sp.set_defaults(func=_show)
+
+
+def _cfg(args: argparse.Namespace) -> NodeConfig:
+    cfg = load_config(getattr(args, "config", None))
+    setup_logging(cfg.logging.level, cfg.logging.json_lines,
+                  str(cfg.logging.file) if cfg.logging.file else None)
+    return cfg
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from node.jobs.service import serve
+
+    return serve(_cfg(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from node.jobs.service import run_folder
+
+    cfg = _cfg(args)
+    if args.out is not None:
+        cfg = cfg.model_copy(update={"data_dir": args.out.resolve()})
+    path, result = run_folder(cfg, args.study_dir)
+    print(path)
+    return 1 if result.state is JobState.FAILED else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    cfg = _cfg(args)
+    db = JobDB(cfg.db_path)
+    try:
+        rows = db.list(JobState(args.state) if args.state else None, args.limit)
+    finally:
+        db.close()
+    print(f"{'job_id':<17} {'state':<13} {'updated (UTC)':<20} {'error':<20} study_uid")
+    for r in rows:
+        print(f"{r.job_id:<17} {r.state.value:<13} {r.updated_at:%Y-%m-%d %H:%M:%S}  "
+              f"{r.error_code or '-':<20} {r.study_uid}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    cfg = _cfg(args)
+    path = cfg.jobs_dir / args.job_id / RESULT_FILE
+    if not path.is_file() or "/" in args.job_id:
+        raise JobNotFound(f"no job {args.job_id!r} under {cfg.jobs_dir}")
+    print(json.dumps(JobResult.from_file(path).model_dump(mode="json"), indent=2))
+    return 0

@@ -1,7 +1,36 @@
-"""Configuration section ``jobs`` (see config.yaml)."""
+"""Configuration section ``jobs`` (see config.yaml): pipeline, runner and failure policy."""
 
-from pydantic import BaseModel, ConfigDict
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    runner: Literal["local", "celery"] = Field(
+        "local", description="local: worker processes inside `serve`; celery: Redis-brokered workers"
+    )
+    workers: int = Field(2, ge=1, le=64, description="worker processes of the local runner")
+    start_method: Literal["spawn", "forkserver", "fork"] = Field(
+        "spawn", description="multiprocessing start method (spawn: safe next to server threads)"
+    )
+    poll_interval_s: float = Field(2.0, gt=0, description="how often the runner looks for new work")
+    stages: list[str] = Field(
+        default_factory=lambda: ["select"],
+        description="registered stage names in order (node.jobs.pipeline.register_stage)",
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="dispatches of one job (worker crashes and retryable errors count)"
+    )
+    retry_codes: list[str] = Field(
+        default_factory=lambda: ["delivery_failed"],
+        description="error codes retried (up to max_attempts) instead of failing the job",
+    )
+    retry_backoff_s: float = Field(30.0, ge=0, description="wait before retrying a retryable error")
+    review_codes: list[str] = Field(
+        default_factory=lambda: ["needs_review", "qc_failed", "segmentation_failed"],
+        description="error codes that send the job to needs_review (a clinician) instead of failed",
+    )

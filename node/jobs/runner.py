@@ -1,0 +1,181 @@
+"""The embedded ``local`` runner: finds complete studies, runs jobs in worker processes.
+
+One scheduler thread polls (every ``jobs.poll_interval_s``, or sooner when woken by the SCP's
+``on_stored``): (1) studies in the store without a job are assessed for completeness
+(:func:`node.select.completeness.assess`: quiet timer + data checks, bounded wait) and get a
+job when ready; (2) every runnable job (non-terminal, back-off passed, not in flight) is
+submitted to a ``ProcessPoolExecutor``. A worker runs :func:`node.jobs.pipeline.execute_job`,
+which resumes from the last completed stage, so restarting the node or losing a worker process
+(``BrokenProcessPool``: the pool is rebuilt) re-dispatches the job without redoing finished
+stages. Each dispatch counts; after ``jobs.max_attempts`` the job fails with ``worker_crashed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from node.config import NodeConfig
+from node.jobs.errors import WorkerCrashed
+from node.jobs.jobdb import JobDB, job_id_for
+from node.jobs.model import JobResult, JobState
+from node.jobs.pipeline import RESULT_FILE, Pipeline, execute_job
+from node.select.completeness import assess
+from node.select.index import StudyIndex
+from node.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Seen:
+    """Last assessment of a waiting study; re-read headers only when new instances arrived."""
+
+    last_received: datetime
+    gaps: bool
+
+
+class LocalRunner:
+    def __init__(self, cfg: NodeConfig, pipeline: Pipeline, store: Store | None = None) -> None:
+        self.cfg = cfg
+        self.pipeline = pipeline
+        self.store = store
+        self.db = JobDB(cfg.db_path)
+        self._executor: ProcessPoolExecutor | None = None
+        self._inflight: dict[str, Future[JobState]] = {}
+        self._seen: dict[str, _Seen] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # the scheduler thread and idle() both touch _inflight
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="job-runner", daemon=True)
+        self._thread.start()
+
+    def wake(self, *_: object) -> None:
+        """Poll now (usable as the SCP's ``on_stored`` callback)."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop polling; wait for running jobs (bounded), then close the pool."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self.db.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # keep scheduling; the error is in the log
+                log.exception("runner poll failed")
+            self._wake.wait(self.cfg.jobs.poll_interval_s)
+            self._wake.clear()
+
+    # -- one round ------------------------------------------------------------------------
+    def poll_once(self, now: datetime | None = None) -> None:
+        with self._lock:
+            self._reap()
+            if self.store is not None:
+                self.discover(now or datetime.now(UTC))
+            self.dispatch()
+
+    def discover(self, now: datetime) -> list[str]:
+        """Create jobs for studies that became complete; return their job ids."""
+        assert self.store is not None
+        created = []
+        have = self.db.studies_with_jobs()
+        for study_uid in self.store.study_uids():
+            if study_uid in have:
+                continue
+            last = self.store.last_received(study_uid)
+            if last is None or (now - last).total_seconds() < self.cfg.select.quiet_s:
+                continue
+            seen = self._seen.get(study_uid)
+            if seen and seen.last_received == last and seen.gaps and \
+                    (now - last).total_seconds() < self.cfg.select.max_wait_s:
+                continue  # nothing new arrived, still inside the bounded wait
+            study = StudyIndex.from_records(self.store.study_instances(study_uid))
+            verdict = assess(study, last, now, self.cfg.select)
+            self._seen[study_uid] = _Seen(last, bool(verdict.gaps))
+            if not verdict.ready:
+                continue
+            job_id = job_id_for(study_uid)
+            result = JobResult(job_id=job_id, study_uid=study_uid, warnings=verdict.warnings)
+            result.to_file(self.cfg.jobs_dir / job_id / RESULT_FILE)
+            if self.db.create(study_uid, job_id=job_id):
+                created.append(job_id)
+                self._seen.pop(study_uid, None)
+                log.info("job %s created (%s)", job_id, verdict.readiness)
+        return created
+
+    def dispatch(self) -> None:
+        for row in self.db.runnable():
+            if row.job_id in self._inflight:
+                continue
+            attempts = self.db.add_attempt(row.job_id)
+            if attempts > self.cfg.jobs.max_attempts:
+                self._give_up(row.job_id, attempts)
+                continue
+            self._inflight[row.job_id] = self._pool().submit(
+                execute_job, row.job_id, self.cfg, self.pipeline
+            )
+
+    def _give_up(self, job_id: str, attempts: int) -> None:
+        path = self.cfg.jobs_dir / job_id / RESULT_FILE
+        if path.exists():
+            result = JobResult.from_file(path)
+            result.state = JobState.FAILED
+            result.error_code = WorkerCrashed.code
+            result.error_message = f"{attempts - 1} dispatches without finishing"
+            result.to_file(path)
+        self.db.update(job_id, state=JobState.FAILED, error_code=WorkerCrashed.code)
+        log.error("job %s failed: %d dispatches without finishing", job_id, attempts - 1)
+
+    def _reap(self) -> None:
+        broken = False
+        for job_id, fut in list(self._inflight.items()):
+            if not fut.done():
+                continue
+            del self._inflight[job_id]
+            exc = fut.exception()
+            if isinstance(exc, BrokenProcessPool):
+                broken = True
+                log.error("job %s: worker process died; it will resume from its last stage", job_id)
+            elif exc is not None:
+                log.error("job %s: runner error %r", job_id, exc)
+        if broken and self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            ctx = multiprocessing.get_context(self.cfg.jobs.start_method)
+            self._executor = ProcessPoolExecutor(self.cfg.jobs.workers, mp_context=ctx)
+        return self._executor
+
+    def idle(self) -> bool:
+        """No job in flight (for tests and clean shutdown)."""
+        with self._lock:
+            self._reap()
+            return not self._inflight
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.idle():
+                return True
+            time.sleep(0.05)
+        return False

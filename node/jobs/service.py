@@ -1,0 +1,89 @@
+"""``serve`` (SCP + runner + HTTP in one process) and ``run`` (one folder, offline)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from node.config import NodeConfig
+from node.errors import LipoNodeError
+from node.jobs.jobdb import JobDB, job_id_for
+from node.jobs.model import JobResult, JobState
+from node.jobs.pipeline import RESULT_FILE, Pipeline, execute_job
+from node.jobs.runner import LocalRunner
+from node.select.index import StudyIndex
+
+log = logging.getLogger(__name__)
+
+
+def serve(cfg: NodeConfig, stop: threading.Event | None = None) -> int:
+    """Run the node until SIGTERM/SIGINT (or ``stop`` is set): SCP, local runner, HTTP app.
+
+    Shutdown order: stop accepting associations, then let running jobs finish (bounded), then
+    stop the web server; anything not finished resumes on the next start.
+    """
+    import uvicorn
+
+    from node.receive import start_scp
+    from node.store import Store
+    from node.worklist.app import create_app
+
+    if cfg.jobs.runner != "local":
+        raise LipoNodeError(f"jobs.runner {cfg.jobs.runner!r}: only 'local' runs inside serve")
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    pipeline = Pipeline.from_names(cfg.jobs.stages)
+    store = Store(cfg.db_path, cfg.spool_dir, cfg.store)
+    runner = LocalRunner(cfg, pipeline, store)
+    scp = start_scp(cfg.receive, store, on_stored=runner.wake)
+    runner.start()
+    web: uvicorn.Server | None = None
+    web_thread: threading.Thread | None = None
+    if cfg.http.enabled:
+        web = uvicorn.Server(uvicorn.Config(create_app(cfg), host=cfg.http.host, port=cfg.http.port,
+                                            log_level="warning", lifespan="on"))
+        web_thread = threading.Thread(target=web.run, name="http", daemon=True)
+        web_thread.start()
+    log.info("lipo-node serving: DICOM %s:%d, HTTP %s:%d, %d worker(s)", cfg.receive.host,
+             scp.server_address[1], cfg.http.host, cfg.http.port, cfg.jobs.workers)
+    try:
+        stop.wait()
+    finally:
+        log.info("lipo-node shutting down")
+        scp.shutdown()
+        runner.stop()
+        if web is not None and web_thread is not None:
+            web.should_exit = True
+            web_thread.join(10)
+        store.close()
+    return 0
+
+
+def run_folder(cfg: NodeConfig, folder: Path) -> tuple[Path, JobResult]:
+    """Process one folder of DICOM files through the configured stages, in this process.
+
+    The job lives under ``cfg.jobs_dir`` (pass ``data_dir`` to put it elsewhere) and reads its
+    files from ``folder`` instead of the spool; no network is used.
+    """
+    folder = Path(folder).resolve()
+    study = StudyIndex.from_folder(folder)
+    if not study.series:
+        raise LipoNodeError(f"no DICOM files in {folder}")
+    pipeline = Pipeline.from_names(cfg.jobs.stages)
+    job_id = job_id_for(study.study_uid + "|" + str(folder))
+    db = JobDB(cfg.db_path)
+    try:
+        row = db.get(job_id)
+        if row is not None and row.state.terminal:  # a re-run starts over
+            db.update(job_id, state=JobState.RECEIVED)
+            (cfg.jobs_dir / job_id / RESULT_FILE).unlink(missing_ok=True)
+        db.create(study.study_uid, source_dir=str(folder), job_id=job_id)
+    finally:
+        db.close()
+    execute_job(job_id, cfg, pipeline)
+    path = cfg.jobs_dir / job_id / RESULT_FILE
+    return path, JobResult.from_file(path)

@@ -1,0 +1,209 @@
+"""Header-only index of a study: per-series acquisition physics and slice geometry.
+
+Built from a folder of DICOM files or from store records, reading headers only
+(``stop_before_pixels``). Classic MR Image Storage (PS3.3 A.4) carries the physics in the MR
+Image Module (C.8.3.1); Enhanced MR (A.36) moves it into functional groups (C.8.13, C.7.6.16),
+read from the Shared Functional Groups first and the first frame's Per-Frame group second
+(:mod:`node.select.enhanced`). Either way a series ends up as one :class:`SeriesHeader`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from node.select.enhanced import EnhancedPhysics, enhanced_physics, frame_positions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SliceInfo:
+    """One image (classic instance) or frame (Enhanced MR) as the completeness check needs it."""
+
+    instance_number: int | None
+    position: tuple[float, float, float] | None
+    orientation: tuple[float, ...] | None
+
+
+@dataclass
+class SeriesHeader:
+    """What selection and completeness need from one series (first instance + all slices)."""
+
+    series_uid: str
+    study_uid: str
+    modality: str = ""
+    sop_class_uid: str = ""
+    manufacturer: str = ""
+    description: str = ""
+    protocol: str = ""
+    sequence_name: str = ""
+    image_type: tuple[str, ...] = ()
+    scanning_sequence: tuple[str, ...] = ()
+    sequence_variant: tuple[str, ...] = ()
+    scan_options: tuple[str, ...] = ()
+    tr_ms: float | None = None
+    te_ms: float | None = None
+    ti_ms: float | None = None
+    contrast_agent: str = ""
+    enhanced: EnhancedPhysics | None = None
+    expected_count: int | None = None
+    slices: list[SliceInfo] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+
+    @property
+    def n_images(self) -> int:
+        return len(self.slices)
+
+    @property
+    def names(self) -> str:
+        """Free-text names matched by the site's patterns (lower case)."""
+        return " ".join(x for x in (self.description, self.protocol, self.sequence_name) if x).lower()
+
+    @property
+    def dominant_orientation(self) -> tuple[float, ...] | None:
+        found = [s.orientation for s in self.slices if s.orientation is not None]
+        if not found:
+            return None
+        values, counts = np.unique(np.round(np.array(found), 3), axis=0, return_counts=True)
+        return tuple(float(v) for v in values[int(np.argmax(counts))])
+
+    @property
+    def orientation_label(self) -> str:
+        """axial / coronal / sagittal from the slice normal's dominant LPS axis (PS3.3 C.7.6.2.1.1)."""
+        iop = self.dominant_orientation
+        if iop is None or len(iop) != 6:
+            return "unknown"
+        normal = np.cross(np.array(iop[:3]), np.array(iop[3:]))
+        axis = int(np.argmax(np.abs(normal)))
+        if abs(normal[axis]) < 0.8:
+            return "oblique"
+        return ("sagittal", "coronal", "axial")[axis]
+
+
+@dataclass
+class StudyIndex:
+    study_uid: str
+    series: dict[str, SeriesHeader] = field(default_factory=dict)
+    unreadable: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def from_datasets(cls, items: Iterable[tuple[Path, Dataset]]) -> StudyIndex:
+        index: StudyIndex | None = None
+        for path, ds in items:
+            study_uid = str(ds.get("StudyInstanceUID", ""))
+            if index is None:
+                index = cls(study_uid)
+            elif study_uid != index.study_uid:
+                log.warning("skipping %s: study %s differs from %s", path.name, study_uid, index.study_uid)
+                continue
+            index._add(path, ds)
+        return index if index is not None else cls("")
+
+    @classmethod
+    def from_paths(cls, paths: Sequence[Path]) -> StudyIndex:
+        unreadable: list[Path] = []
+
+        def headers() -> Iterable[tuple[Path, Dataset]]:
+            for p in sorted(paths):
+                try:
+                    yield p, pydicom.dcmread(p, stop_before_pixels=True)
+                except (InvalidDicomError, OSError, ValueError, EOFError):
+                    unreadable.append(p)
+
+        index = cls.from_datasets(headers())
+        index.unreadable = unreadable
+        return index
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> StudyIndex:
+        """Every regular file below ``folder`` that parses as DICOM (no extension required)."""
+        return cls.from_paths([p for p in Path(folder).rglob("*") if p.is_file()])
+
+    @classmethod
+    def from_records(cls, records: Sequence[object]) -> StudyIndex:
+        """From ``node.store.InstanceRecord`` objects (their ``.path`` in the spool)."""
+        return cls.from_paths([Path(r.path) for r in records])  # type: ignore[attr-defined]
+
+    def _add(self, path: Path, ds: Dataset) -> None:
+        uid = str(ds.get("SeriesInstanceUID", ""))
+        hdr = self.series.get(uid)
+        if hdr is None:
+            hdr = self.series[uid] = _series_header(self.study_uid, uid, ds)
+        hdr.paths.append(path)
+        hdr.slices.extend(_slices(ds))
+
+
+def _multi(ds: Dataset, keyword: str) -> tuple[str, ...]:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return (value.strip().upper(),)
+    return tuple(str(v).strip().upper() for v in value)
+
+
+def _float(value: object) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+            value = value[0]
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _series_header(study_uid: str, series_uid: str, ds: Dataset) -> SeriesHeader:
+    hdr = SeriesHeader(
+        series_uid=series_uid,
+        study_uid=study_uid,
+        modality=str(ds.get("Modality", "")),
+        sop_class_uid=str(ds.get("SOPClassUID", "")),
+        manufacturer=str(ds.get("Manufacturer", "")),
+        description=str(ds.get("SeriesDescription", "")),
+        protocol=str(ds.get("ProtocolName", "")),
+        sequence_name=str(ds.get("SequenceName", "") or ds.get("PulseSequenceName", "")),
+        image_type=_multi(ds, "ImageType"),
+        scanning_sequence=_multi(ds, "ScanningSequence"),
+        sequence_variant=_multi(ds, "SequenceVariant"),
+        scan_options=_multi(ds, "ScanOptions"),
+        tr_ms=_float(ds.get("RepetitionTime")),
+        te_ms=_float(ds.get("EchoTime")),
+        ti_ms=_float(ds.get("InversionTime")),
+        contrast_agent=str(ds.get("ContrastBolusAgent", "") or "").strip(),
+    )
+    images = _float(ds.get("ImagesInAcquisition"))
+    if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
+        phys = enhanced_physics(ds)
+        hdr.enhanced = phys
+        hdr.tr_ms = hdr.tr_ms if hdr.tr_ms is not None else phys.tr_ms
+        hdr.te_ms = hdr.te_ms if hdr.te_ms is not None else phys.te_ms
+        hdr.ti_ms = hdr.ti_ms if hdr.ti_ms is not None else phys.ti_ms
+        if not hdr.image_type and phys.frame_type:
+            hdr.image_type = phys.frame_type
+        frames = _float(ds.get("NumberOfFrames"))
+        hdr.expected_count = int(frames) if frames else None
+    elif images:
+        hdr.expected_count = int(images)
+    return hdr
+
+
+def _slices(ds: Dataset) -> list[SliceInfo]:
+    if "PerFrameFunctionalGroupsSequence" in ds:
+        return [SliceInfo(i + 1, pos, iop) for i, (pos, iop) in enumerate(frame_positions(ds))]
+    ipp = ds.get("ImagePositionPatient")
+    iop = ds.get("ImageOrientationPatient")
+    num = _float(ds.get("InstanceNumber"))
+    return [SliceInfo(
+        int(num) if num is not None else None,
+        tuple(float(v) for v in ipp) if ipp is not None and len(ipp) == 3 else None,  # type: ignore[arg-type]
+        tuple(float(v) for v in iop) if iop is not None and len(iop) == 6 else None,
+    )]

@@ -1,0 +1,1 @@
+"""HTTP routers, one per resource; assembled by :func:`node.worklist.app.create_app`."""
