@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import SimpleITK as sitk  # noqa: N813
 import torch
 from segment_helpers import blob_case, make_tiny_cohort
 
@@ -88,3 +89,42 @@ def test_cohort_without_cases_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(CohortError, match="no <Patient>"):
         convert_cohort(tmp_path / "empty", tmp_path / "raw", 903, "Empty")
+
+
+def test_segment_and_qc_stages_write_job_files(tiny_model: Path, tmp_path: Path) -> None:
+    """The job-pipeline stages on a classic DICOM series: files, result fields, QC outcome."""
+    import pydicom
+    from segment_helpers import classic_series, write_series
+
+    from node.config import load_config
+    from node.jobs.model import JobResult
+    from node.jobs.pipeline import JobContext
+    from node.qc.stage import QcFailed, qc_stage
+    from node.segment.geometry import read_series
+    from node.segment.stage import segment_stage
+
+    image, _truth = blob_case((14, 48, 48), seed=5, spacing=(4.0, 1.5, 1.5))
+    datasets = classic_series("coronal", n=14, rows=48, cols=48, seed=8, spacing=(1.5, 1.5), step=4.0)
+    for ds in datasets:
+        ds.PixelData = np.clip(image[int(ds.InstanceNumber) - 1], 0, 4095).astype(np.uint16).tobytes()
+    write_series(datasets, tmp_path / "study")
+    cfg = load_config(None, data_dir=str(tmp_path / "var"),
+                      segment={"results_dir": str(tiny_model), "device": "cpu"})
+    result = JobResult(job_id="j1", study_uid=datasets[0].StudyInstanceUID,
+                       series_uid=datasets[0].SeriesInstanceUID, source_dir=str(tmp_path / "study"))
+    ctx = JobContext("j1", tmp_path / "job", cfg, result)
+    segment_stage(ctx)
+    assert {"mask", "probabilities", "segment"} <= set(result.artefacts)
+    mask_img = sitk.ReadImage(str(ctx.job_dir / result.artefacts["mask"]))
+    volume = read_series([pydicom.dcmread(str(p)) for p in sorted((tmp_path / "study").iterdir())])
+    assert mask_img.GetSize() == (48, 48, 14)
+    np.testing.assert_allclose(mask_img.GetOrigin(), volume.geometry.origin, atol=1e-4)
+    np.testing.assert_allclose(mask_img.GetDirection(), volume.geometry.direction, atol=1e-6)
+    assert result.models[0].role == "segmentation" and result.volume_ml is not None
+    try:
+        qc_stage(ctx)
+    except QcFailed:
+        assert result.qc.status == "fail" and result.qc.reason_codes
+    else:
+        assert result.qc.status == "pass"
+    assert json.loads((ctx.job_dir / "qc.json").read_text())["status"] == result.qc.status
