@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     not_before REAL NOT NULL DEFAULT 0,
+    finished INTEGER NOT NULL DEFAULT 0,
     error_code TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
@@ -66,6 +67,7 @@ class JobRow:
     attempts: int
     not_before: float
     error_code: str | None
+    finished: bool
 
 
 class JobDB:
@@ -84,7 +86,7 @@ class JobDB:
         return JobRow(
             r["job_id"], r["study_uid"], r["series_uid"], JobState(r["state"]), r["source_dir"],
             datetime.fromtimestamp(r["created_at"], UTC), datetime.fromtimestamp(r["updated_at"], UTC),
-            r["attempts"], r["not_before"], r["error_code"],
+            r["attempts"], r["not_before"], r["error_code"], bool(r["finished"]),
         )
 
     def create(self, study_uid: str, *, source_dir: str | None = None, job_id: str | None = None) -> bool:
@@ -116,24 +118,30 @@ class JobDB:
         return [self._row(r) for r in rows]
 
     def runnable(self, now: float | None = None) -> list[JobRow]:
-        """Non-terminal jobs whose back-off has passed, oldest first."""
+        """Unfinished, non-terminal jobs whose back-off has passed, oldest first."""
         terminal = [str(s) for s in JobState if s.terminal]
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT * FROM jobs WHERE state NOT IN ({','.join('?' * len(terminal))})"
-                " AND not_before <= ? ORDER BY created_at",
+                " AND finished=0 AND not_before <= ? ORDER BY created_at",
                 (*terminal, now if now is not None else time.time()),
             ).fetchall()
         return [self._row(r) for r in rows]
 
     def update(self, job_id: str, *, state: JobState, series_uid: str | None = None,
-               error_code: str | None = None, not_before: float = 0.0) -> None:
+               error_code: str | None = None, not_before: float = 0.0, finished: bool = False) -> None:
+        """Set the job's state; ``finished`` marks every configured stage done (not runnable)."""
         with self._lock:
             self._conn.execute(
                 "UPDATE jobs SET state=?, series_uid=COALESCE(?, series_uid), error_code=?,"
-                " not_before=?, updated_at=? WHERE job_id=?",
-                (str(state), series_uid, error_code, not_before, time.time(), job_id),
+                " not_before=?, finished=?, updated_at=? WHERE job_id=?",
+                (str(state), series_uid, error_code, not_before, int(finished), time.time(), job_id),
             )
+
+    def reopen(self, job_id: str, state: JobState) -> None:
+        """Make a finished / needs_review job runnable again from ``state`` (e.g. after review);
+        the caller removes the stages to redo from ``result.json``'s ``completed_stages``."""
+        self.update(job_id, state=state, finished=False)
 
     def add_attempt(self, job_id: str) -> int:
         with self._lock:

@@ -185,6 +185,7 @@ def execute_job(job_id: str, cfg: NodeConfig, pipeline: Pipeline) -> JobState:
             ctx.save()  # durable first ...
             db.update(job_id, state=stage.reaches, series_uid=result.series_uid)  # ... index second
             db.record_run(job_id, stage.name, started, seconds, True)
+        db.update(job_id, state=result.state, series_uid=result.series_uid, finished=True)
         return result.state
     finally:
         db.close()

@@ -77,8 +77,7 @@ def run_folder(cfg: NodeConfig, folder: Path) -> tuple[Path, JobResult]:
     job_id = job_id_for(study.study_uid + "|" + str(folder))
     db = JobDB(cfg.db_path)
     try:
-        row = db.get(job_id)
-        if row is not None and row.state.terminal:  # a re-run starts over
+        if db.get(job_id) is not None:  # a re-run of the same folder starts over
             db.update(job_id, state=JobState.RECEIVED)
             (cfg.jobs_dir / job_id / RESULT_FILE).unlink(missing_ok=True)
         db.create(study.study_uid, source_dir=str(folder), job_id=job_id)
