@@ -141,16 +141,17 @@ class Store:
         written) or :class:`OutOfSpace` (free space below ``min_free_bytes``, or ENOSPC).
         """
         keys = check_instance(ds, transfer_syntax)
-        existing = self._get(keys.sop_instance_uid)
-        if existing is not None and existing.path.is_file():
-            return StoredInstance(existing, duplicate=True)
+        rel = relative_path(keys.study_uid, keys.series_uid, keys.sop_instance_uid)
+        if (self.spool.root / rel).is_file():  # a stat first: the index is asked only then
+            existing = self._get(keys.sop_instance_uid)
+            if existing is not None:
+                return StoredInstance(existing, duplicate=True)
         data = raw if raw is not None else _encode(ds, transfer_syntax)
         free = self.spool.free_bytes()
         if free - len(data) < self._cfg.min_free_bytes:
             raise OutOfSpace(
                 f"{free} bytes free on the spool, watermark is {self._cfg.min_free_bytes}"
             )
-        rel = relative_path(keys.study_uid, keys.series_uid, keys.sop_instance_uid)
         path = self.spool.write(rel, data)
         now = time.time()
         with self._lock:

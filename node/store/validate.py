@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pydicom
 from pydicom.pixels import pixel_array
+from pydicom.pixels.utils import get_expected_length
 from pydicom.uid import UID
 
 from node.store.errors import BadPixelData, MissingUid, UndecodableDataset
@@ -50,9 +51,18 @@ def _decode_elements(ds: pydicom.Dataset) -> None:
 
 
 def _decode_pixels(ds: pydicom.Dataset) -> None:
+    """Native (uncompressed) pixel data must hold at least Rows x Columns x Frames x Samples x
+    BitsAllocated bits (PS3.5 8.1.1), which is all a native decode checks; encapsulated pixel
+    data is decoded frame by frame with the installed plugins."""
     if not any(kw in ds for kw in _PIXEL_KEYWORDS):
         return
     try:
+        ts = UID(ds.file_meta.TransferSyntaxUID)
+        if "PixelData" in ds and not ts.is_compressed:
+            expected = get_expected_length(ds, unit="bytes")
+            if len(ds.PixelData) < expected:
+                raise ValueError(f"{len(ds.PixelData)} bytes of native pixel data, {expected} expected")
+            return
         # the array is not cached on ``ds``: only the check is needed, not the pixels
         pixel_array(ds, raw=True)
     except Exception as exc:  # decoder plugins raise ValueError/RuntimeError/...
