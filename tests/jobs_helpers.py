@@ -84,7 +84,7 @@ def node_cfg(data_dir: Path, stages: list[str], **jobs: Any) -> NodeConfig:
     return load_config(
         None, data_dir=str(data_dir),
         jobs={"stages": stages, "workers": 1, "poll_interval_s": 0.1, "retry_backoff_s": 0, **jobs},
-        select={"quiet_s": 0.0, "max_wait_s": 5.0},
+        select={"quiet_s": 0.0, "max_wait_s": 5.0}, store={"min_free_bytes": 0},
     )
 
 
