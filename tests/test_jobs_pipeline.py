@@ -124,3 +124,14 @@ def test_cli_run_prints_result_json_path(siemens_study: Path, tmp_path: Path) ->
         env={"LIPO_NODE_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
     assert data["job_id"] in listed.stdout, listed.stderr
+
+
+def test_config_yaml_select_and_jobs_sections_equal_the_defaults() -> None:
+    from node.config import DEFAULT_CONFIG, load_config
+    from node.jobs.config import JobsConfig
+    from node.select.config import SelectConfig
+
+    cfg = load_config(DEFAULT_CONFIG)
+    assert cfg.select == SelectConfig()
+    assert cfg.jobs == JobsConfig()
+    assert Pipeline.from_names(cfg.jobs.stages).stages[0].name == "select"

@@ -191,5 +191,9 @@ def execute_job(job_id: str, cfg: NodeConfig, pipeline: Pipeline) -> JobState:
         db.close()
 
 
-# built-in stages; later stages (segment, qc, radiomics, classify, report, send) register the same way
+# Known stages (imported only when a job runs them). radiomics → FEATURES, classify →
+# CLASSIFIED, report → REPORTED, send → DELIVERED register the same way; config.yaml
+# ``jobs.stages`` chooses which run, in which order.
 register_stage("select", JobState.SELECTED, "node.jobs.stages:select_stage")
+register_stage("segment", JobState.SEGMENTED, "node.segment.stage:segment_stage")
+register_stage("qc", JobState.QC, "node.qc.stage:qc_stage")

@@ -66,18 +66,18 @@ class Patterns(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    t1: str = r"(?<![a-z0-9])s?t1(?!\d)|t1w|\bfl[23]d|vibe|fspgr|\bspgr|\bmprage|\btfe\b"
+    t1: str = r"(?<![a-z0-9])s?t1(?!\d)|t1w|(?<![a-z])(fl[23]d|vibe|fspgr|spgr|mprage|tfe|lava)(?![a-z])"
     not_t1: str = (
-        r"(?<![a-z0-9])t2|stir|tirm|(?<![a-z])pdw?(?![a-z])|flair|dwi|diff|ep2d|\badc\b|trace"
-        r"|(?<![a-z])b\d{2,4}(?!\d)|\bde\b|perf|\bswi\b|t2\*"
+        r"(?<![a-z0-9])t2|stir|tirm|(?<![a-z])(pdw?|adc)(?![a-z])|flair|dwi|diff|ep2d|trace"
+        r"|(?<![a-z])(b\d{2,4}|de|swi)(?![a-z0-9])|perf|t2\*"
     )
     fat_sat: str = (
         r"(?<![a-z])fs(?![a-z])|fat[ _-]?sat|fatsat|spir|spair|(?<![a-z])sfs(?![a-z])|chess"
         r"|dixon[ _-]?w|(?<![a-z])fs_|_fs(?![a-z])"
     )
     contrast: str = (
-        r"\+\s?c(?![a-z])|\+\s?gd|(?<![a-z])(km|gd|gad|ce|post|pc)(?![a-z])|contrast|kontrast"
-        r"|gado|dotarem|gadovist|\bc\+"
+        r"\+\s?c(?![a-z])|\+\s?gd|(?<![a-z])(km|gd|gad|ce|post|c\+)(?![a-z])|contrast|kontrast"
+        r"|gado|dotarem|gadovist"
     )
     localizer: str = r"locali[sz]er|scout|survey|(?<![a-z])loc(?![a-z])|3[ _-]?plane|aahead|tri-?pilot"
     derived: str = r"(?<![a-z])(mpr|mip|sub|subtr\w*|reformat\w*|recon|mprage_mpr)(?![a-z])|_mpr|mpr_"
