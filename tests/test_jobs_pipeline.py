@@ -135,3 +135,22 @@ def test_config_yaml_select_and_jobs_sections_equal_the_defaults() -> None:
     assert cfg.select == SelectConfig()
     assert cfg.jobs == JobsConfig()
     assert Pipeline.from_names(cfg.jobs.stages).stages[0].name == "select"
+
+
+def test_reopened_review_job_resumes_after_the_kept_stages(siemens_study: Path, tmp_path: Path) -> None:
+    from node.jobs.control import reopen_job
+
+    cfg = node_cfg(tmp_path / "data", ["select", "t_mark", "t_review", "t_after"])
+    _, result = run_folder(cfg, siemens_study)
+    assert result.state is JobState.NEEDS_REVIEW
+    db = JobDB(cfg.db_path)
+    assert db.runnable() == []
+    # the clinician accepted the mask: their review stands in for the automatic check
+    reopened = reopen_job(cfg, result.job_id, "t_review", done=["t_review"])
+    assert reopened.state is JobState.QC
+    assert reopened.completed_stages == ["select", "t_mark", "t_review"]
+    assert [r.job_id for r in db.runnable()] == [result.job_id]
+    assert execute_job(result.job_id, cfg, Pipeline.from_names(cfg.jobs.stages)) is JobState.FEATURES
+    assert calls(cfg.jobs_dir / result.job_id) == ["mark", "review", "after"]
+    assert db.runnable() == []
+    db.close()

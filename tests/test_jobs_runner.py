@@ -98,3 +98,32 @@ def test_killed_worker_job_resumes_without_redoing_completed_stages(siemens_stud
     assert result.retries == {"select": 1, "t_mark": 1, "t_slow": 2, "t_after": 1}
     db.close()
     store.close()
+
+
+def test_bounded_shutdown_then_restart_resumes_the_cut_off_stage(siemens_study: Path,
+                                                                 tmp_path: Path) -> None:
+    cfg = node_cfg(tmp_path, ["select", "t_mark", "t_slow", "t_after"])
+    store = Store(cfg.db_path, cfg.spool_dir, cfg.store)
+    store_folder(store, siemens_study)
+    pipeline = Pipeline.from_names(cfg.jobs.stages)
+    runner = LocalRunner(cfg, pipeline, store)
+    runner.start()
+    db = JobDB(cfg.db_path)
+    try:
+        assert _wait(lambda: bool(db.list()), 30)
+        job_dir = cfg.jobs_dir / db.list()[0].job_id
+        assert _wait((job_dir / "slow.pid").exists, 60)
+        t0 = time.monotonic()
+        runner.stop(grace_s=0.5)  # the slow stage would take 60 s
+        assert time.monotonic() - t0 < 15
+        assert db.list()[0].state is JobState.SEGMENTED
+        restarted = LocalRunner(cfg, pipeline, store)  # "next start" on the same database
+        restarted.poll_once()
+        assert restarted.wait_idle(60)
+        restarted.stop()
+    finally:
+        runner.stop(grace_s=0)
+    assert db.list()[0].state is JobState.FEATURES
+    assert calls(job_dir) == ["mark", "slow", "slow", "after"]
+    db.close()
+    store.close()

@@ -22,6 +22,10 @@ class JobsConfig(BaseModel):
         default_factory=lambda: ["select"],
         description="registered stage names in order (node.jobs.pipeline.register_stage)",
     )
+    shutdown_grace_s: float = Field(
+        20.0, ge=0, description="on SIGTERM, running stages get this long before workers are "
+        "terminated (the job resumes at that stage on the next start)",
+    )
     max_attempts: int = Field(
         3, ge=1, description="dispatches of one job (worker crashes and retryable errors count)"
     )

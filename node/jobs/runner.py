@@ -64,14 +64,28 @@ class LocalRunner:
         """Poll now (usable as the SCP's ``on_stored`` callback)."""
         self._wake.set()
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """Stop polling; wait for running jobs (bounded), then close the pool."""
+    def stop(self, grace_s: float | None = None) -> None:
+        """Stop polling; give running stages ``grace_s`` (default ``jobs.shutdown_grace_s``) to
+        finish, then terminate the workers. A job cut off mid-stage resumes at that stage on the
+        next start (its completed stages are durable), so a bounded shutdown loses nothing."""
+        grace = self.cfg.jobs.shutdown_grace_s if grace_s is None else grace_s
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout_s)
+            self._thread.join(10)
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            # the pool's worker processes: there is no public accessor, and without them a long
+            # stage (nnU-Net on CPU) would hold SIGTERM shutdown beyond any service timeout
+            procs = list(getattr(self._executor, "_processes", {}).values())
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            deadline = time.monotonic() + grace
+            for proc in procs:
+                proc.join(max(0.0, deadline - time.monotonic()))
+            for proc in procs:
+                if proc.is_alive():
+                    log.warning("terminating worker %s; its job resumes on the next start", proc.pid)
+                    proc.terminate()
+                    proc.join(5)
             self._executor = None
         self.db.close()
 
