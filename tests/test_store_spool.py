@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 from pathlib import Path
 
@@ -166,3 +167,29 @@ def test_index_survives_reopen_and_audit_round_trips(tmp_path: Path):
     cols = {r[1] for r in conn.execute("PRAGMA table_info(instances)")}
     assert {"sop_instance_uid", "study_uid", "series_uid", "sop_class_uid", "path", "size",
             "received_at", "calling_ae", "transfer_syntax"} <= cols
+
+
+def test_store_returns_only_after_file_and_folder_fsync(store: Store, monkeypatch: pytest.MonkeyPatch):
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        real_fsync(fd)
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+
+    monkeypatch.setattr(os, "fsync", spy)
+    rec = _put(store, mr_slice()).record
+    folder = str(rec.path.parent)
+    assert folder in synced  # the rename is durable
+    file_syncs = [p for p in synced if Path(p).parent == rec.path.parent and p != folder]
+    assert file_syncs and file_syncs[0].endswith(".part")  # data fsynced before the rename
+    assert synced.index(file_syncs[0]) < synced.index(folder)
+
+
+def test_recover_drops_recent_rows_without_a_file(store: Store):
+    kept, lost = _put(store, mr_slice()).record, _put(store, mr_slice()).record
+    lost.path.unlink()  # as if a power loss had undone the rename of an unacknowledged one
+    assert store.recover() == 1
+    assert store.get_instance(lost.sop_instance_uid) is None
+    assert store.get_instance(kept.sop_instance_uid) == kept
+    assert store.recover() == 0

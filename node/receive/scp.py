@@ -85,9 +85,10 @@ def start_scp(
         (evt.EVT_CONN_CLOSE, handlers.handle_conn_close, [ctx]),
         (evt.EVT_C_STORE, handlers.handle_store, [ctx]),
     ]
-    removed = store.spool.remove_partials()
-    if removed:
-        log.info("removed %d partial spool files left by an earlier crash", removed)
+    removed, dropped = store.spool.remove_partials(), store.recover()
+    if removed or dropped:
+        log.warning("crash recovery: removed %d partial spool files, %d unbacked index rows",
+                    removed, dropped)
     ssl_ctx = tls_context(cfg.tls) if cfg.tls is not None else None
     server = build_ae(cfg).start_server(
         (cfg.host, cfg.port), block=False, evt_handlers=bound, ssl_context=ssl_ctx

@@ -67,11 +67,12 @@ class Spool:
                 _fsync_dir(d.parent)
             self._known_dirs.add(folder)
 
-    def write(self, rel: Path, data: bytes) -> Path:
-        """Durably place ``data`` at ``root/rel``; returns the absolute path.
+    def place(self, rel: Path, data: bytes) -> Path:
+        """Write ``data`` to a temporary file, fsync it, rename it to ``root/rel``.
 
-        Raises :class:`OutOfSpace` when the file system is full (ENOSPC/EDQUOT); the temporary
-        file is removed so a refused instance leaves nothing behind.
+        The rename is atomic but only durable after :meth:`sync_dir` of the folder. Raises
+        :class:`OutOfSpace` when the file system is full (ENOSPC/EDQUOT); the temporary file is
+        removed so a refused instance leaves nothing behind.
         """
         final = self.root / rel
         self._ensure_dir(final.parent)
@@ -86,12 +87,22 @@ class Spool:
             finally:
                 os.close(fd)
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise OutOfSpace(f"spool file system full writing {rel}") from exc
             raise
+        return final
+
+    @staticmethod
+    def sync_dir(folder: Path) -> None:
+        """Make the renames in ``folder`` durable (fsync of the directory)."""
+        _fsync_dir(folder)
+
+    def write(self, rel: Path, data: bytes) -> Path:
+        """Durably place ``data`` at ``root/rel`` (file fsync, rename, folder fsync)."""
+        final = self.place(rel, data)
+        self.sync_dir(final.parent)
         return final
 
     def free_bytes(self) -> int:

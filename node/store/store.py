@@ -14,6 +14,7 @@ import io
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS instances (
 );
 CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid, received_at);
 CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid);
+CREATE INDEX IF NOT EXISTS instances_received ON instances(received_at);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,
@@ -124,10 +126,31 @@ class Store:
         self._conn: sqlite3.Connection = connect(db_path)
         ensure_schema(self._conn, SCHEMA)
         self._lock = threading.Lock()
+        self._dir_sync = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spool-dirsync")
 
     def close(self) -> None:
+        self._dir_sync.shutdown(wait=True)
         with self._lock:
             self._conn.close()
+
+    def recover(self, window_s: float = 300.0) -> int:
+        """Drop index rows of the last ``window_s`` seconds whose file is missing.
+
+        Only a power loss between an index commit and its folder fsync leaves such a row, and
+        that instance was never acknowledged (the answer waits for both). Run at start-up,
+        before serving; returns how many rows were dropped.
+        """
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT sop_instance_uid, path FROM instances WHERE received_at >= "
+                "(SELECT MAX(received_at) FROM instances) - ?", (window_s,)
+            ).fetchall()
+        lost = [r["sop_instance_uid"] for r in rows if not (self.spool.root / r["path"]).is_file()]
+        if lost:
+            with self._lock:
+                self._conn.executemany("DELETE FROM instances WHERE sop_instance_uid=?",
+                                       [(u,) for u in lost])
+        return len(lost)
 
     # -- writing ---------------------------------------------------------------------------
     def store_instance(
@@ -152,14 +175,27 @@ class Store:
             raise OutOfSpace(
                 f"{free} bytes free on the spool, watermark is {self._cfg.min_free_bytes}"
             )
-        path = self.spool.write(rel, data)
+        path = self.spool.place(rel, data)  # fsynced and renamed
+        # The folder fsync (rename durable) and the index commit (WAL fsync) overlap: both
+        # must finish before we return, and the row only becomes visible after the rename, so
+        # a reader never finds a row without its file. A power loss between the two can leave
+        # a row whose rename was lost; it was never acknowledged and recover() drops it.
+        dir_synced = self._dir_sync.submit(self.spool.sync_dir, path.parent)
         now = time.time()
-        with self._lock:
-            self._conn.execute(
-                f"INSERT OR REPLACE INTO instances({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                (keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid,
-                 str(rel), len(data), now, calling_ae, str(transfer_syntax)),
-            )
+        try:
+            with self._lock:
+                self._conn.execute(
+                    f"INSERT OR REPLACE INTO instances({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid,
+                     str(rel), len(data), now, calling_ae, str(transfer_syntax)),
+                )
+        finally:
+            dir_error = dir_synced.exception()
+        if dir_error is not None:
+            with self._lock:
+                self._conn.execute("DELETE FROM instances WHERE sop_instance_uid=?",
+                                   (keys.sop_instance_uid,))
+            raise dir_error
         record = InstanceRecord(
             keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid, path,
             len(data), datetime.fromtimestamp(now, UTC), calling_ae, str(transfer_syntax),
