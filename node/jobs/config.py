@@ -15,7 +15,8 @@ class JobsConfig(BaseModel):
     )
     workers: int = Field(2, ge=1, le=64, description="worker processes of the local runner")
     start_method: Literal["spawn", "forkserver", "fork"] = Field(
-        "spawn", description="multiprocessing start method (spawn: safe next to server threads)"
+        "forkserver", description="multiprocessing start method; forkserver and spawn are safe "
+        "next to the server's threads (fork is not), forkserver starts workers faster",
     )
     poll_interval_s: float = Field(2.0, gt=0, description="how often the runner looks for new work")
     stages: list[str] = Field(
