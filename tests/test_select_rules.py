@@ -145,13 +145,33 @@ def test_no_t1_is_a_coded_outcome(tmp_path: Path) -> None:
     assert "2 series, none T1-weighted" in str(err.value)
 
 
-def test_close_runner_up_flags_uncertain(tmp_path: Path) -> None:
+def test_close_runner_up_without_physics_flags_uncertain(tmp_path: Path) -> None:
     st = generate_uid()
-    write_series(tmp_path, st, "t1_tse_tra", tr=550, te=11)
-    write_series(tmp_path, st, "t1_tse_tra_2", tr=560, te=12)
+    write_series(tmp_path, st, "t1_se_tra", tr=None, te=None)
+    write_series(tmp_path, st, "T1 ax", tr=None, te=None)
     choice = choose_series(StudyIndex.from_folder(tmp_path), RULES)
     assert choice.uncertain and choice.margin < RULES.uncertain_margin
     assert "(uncertain)" in choice.reasons[-1]
+    assert any("TR/TE missing" in r for r in choice.reasons)
+
+
+def test_close_fat_suppressed_runner_up_flags_uncertain(tmp_path: Path) -> None:
+    st = generate_uid()
+    write_series(tmp_path, st, "t1_tse_cor", tr=550, te=11, iop=CORONAL)
+    write_series(tmp_path, st, "t1_tse_tra_fs", tr=550, te=11, scan_options="FS")
+    site = SelectionRules(weights=Weights(fat_sat=-2, name_fat_sat=0))
+    choice = choose_series(StudyIndex.from_folder(tmp_path), site)
+    assert choice.uncertain  # physics differ (fat suppression) and the scores are close
+
+
+def test_two_plain_t1_orientations_are_interchangeable_not_uncertain(tmp_path: Path) -> None:
+    st = generate_uid()
+    tra = write_series(tmp_path, st, "t1_tse_tra", tr=550, te=11)
+    write_series(tmp_path, st, "t1_tse_cor", tr=560, te=12, iop=CORONAL)
+    choice = choose_series(StudyIndex.from_folder(tmp_path), RULES)
+    assert choice.series_uid == tra  # axial preferred by the orientation weight
+    assert choice.margin < RULES.uncertain_margin and not choice.uncertain
+    assert "either serves" in choice.reasons[-1]
 
 
 def test_site_rules_change_the_decision(tmp_path: Path) -> None:

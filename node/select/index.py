@@ -20,6 +20,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from node.select.enhanced import EnhancedPhysics, enhanced_physics, frame_positions
+from node.store.store import InstanceRecord
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +129,9 @@ class StudyIndex:
         return cls.from_paths([p for p in Path(folder).rglob("*") if p.is_file()])
 
     @classmethod
-    def from_records(cls, records: Sequence[object]) -> StudyIndex:
-        """From ``node.store.InstanceRecord`` objects (their ``.path`` in the spool)."""
-        return cls.from_paths([Path(r.path) for r in records])  # type: ignore[attr-defined]
+    def from_records(cls, records: Sequence[InstanceRecord]) -> StudyIndex:
+        """From the store's index rows (each record's ``.path`` in the spool)."""
+        return cls.from_paths([Path(r.path) for r in records])
 
     def _add(self, path: Path, ds: Dataset) -> None:
         uid = str(ds.get("SeriesInstanceUID", ""))

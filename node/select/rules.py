@@ -22,6 +22,9 @@ _NON_IMAGE_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.66",  # Raw Data
 }
 _NO_CONTRAST = {"", "NONE", "NO", "N", "-", "0"}
+_T1_EVIDENCE = {"t1_physics", "acquisition_contrast_t1"}
+_NOT_PLAIN = {"t2_physics", "pd_physics", "stir", "flair", "echo_planar", "acquisition_contrast_other",
+              "fat_sat", "contrast", "derived", "few_slices"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Term:
 
     points: float
     reason: str
+    rule: str = ""  # the Weights field that fired ("" for notes worth 0)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,12 @@ class SeriesScore:
     @property
     def reasons(self) -> list[str]:
         return [f"{t.points:+g} {t.reason}" if t.points else t.reason for t in self.terms]
+
+    @property
+    def plain_t1(self) -> bool:
+        """Physics say T1 and nothing says fat-suppressed, post-contrast, derived or other contrast."""
+        fired = {t.rule for t in self.terms}
+        return bool(fired & _T1_EVIDENCE) and not fired & _NOT_PLAIN
 
 
 @dataclass(frozen=True)
@@ -111,18 +121,20 @@ def _physics_terms(s: SeriesHeader, rules: SelectionRules) -> list[Term]:
         s.enhanced is not None and s.enhanced.acquisition_contrast == "DIFFUSION"
     )
     if epi:
-        out.append(Term(w.echo_planar, "echo-planar/diffusion acquisition"))
+        out.append(Term(w.echo_planar, "echo-planar/diffusion acquisition", "echo_planar"))
     if inversion and ti is not None and ti in rules.stir_ti_ms:
-        out.append(Term(w.stir, f"inversion recovery TI {ti:g} ms: STIR (fat nulled)"))
+        out.append(Term(w.stir, f"inversion recovery TI {ti:g} ms: STIR (fat nulled)", "stir"))
     elif inversion and ti is not None and ti >= rules.flair_ti_min_ms:
-        out.append(Term(w.flair, f"inversion recovery TI {ti:g} ms: FLAIR"))
+        out.append(Term(w.flair, f"inversion recovery TI {ti:g} ms: FLAIR", "flair"))
     if te is not None and te in rules.t2_te_ms:
-        out.append(Term(w.t2_physics, f"TE {te:g} ms is T2-weighted"))
+        out.append(Term(w.t2_physics, f"TE {te:g} ms is T2-weighted", "t2_physics"))
     elif tr is not None and te is not None:
         if tr in rules.t1_tr_ms and te in rules.t1_te_ms:
-            out.append(Term(w.t1_physics, f"TR {tr:g} ms / TE {te:g} ms is T1-weighted"))
+            out.append(Term(w.t1_physics, f"TR {tr:g} ms / TE {te:g} ms is T1-weighted",
+                            "t1_physics"))
         elif tr >= rules.pd_tr_min_ms and te in rules.t1_te_ms and not inversion:
-            out.append(Term(w.pd_physics, f"TR {tr:g} ms / TE {te:g} ms is proton-density"))
+            out.append(Term(w.pd_physics, f"TR {tr:g} ms / TE {te:g} ms is proton-density",
+                            "pd_physics"))
         else:
             out.append(Term(0, f"TR {tr:g} ms / TE {te:g} ms: no weighting rule fired"))
     else:
@@ -130,20 +142,22 @@ def _physics_terms(s: SeriesHeader, rules: SelectionRules) -> list[Term]:
     if s.enhanced and s.enhanced.acquisition_contrast:
         ac = s.enhanced.acquisition_contrast
         if ac == "T1":
-            out.append(Term(w.acquisition_contrast_t1, "AcquisitionContrast T1"))
+            out.append(Term(w.acquisition_contrast_t1, "AcquisitionContrast T1",
+                            "acquisition_contrast_t1"))
         elif ac not in ("UNKNOWN", "MIXED"):
-            out.append(Term(w.acquisition_contrast_other, f"AcquisitionContrast {ac}"))
+            out.append(Term(w.acquisition_contrast_other, f"AcquisitionContrast {ac}",
+                            "acquisition_contrast_other"))
     fs = fat_suppressed(s, rules)
     if fs:
-        out.append(Term(w.fat_sat, f"fat suppressed ({fs})"))
+        out.append(Term(w.fat_sat, f"fat suppressed ({fs})", "fat_sat"))
     cb = contrast_given(s)
     if cb:
-        out.append(Term(w.contrast, f"post-contrast ({cb})"))
+        out.append(Term(w.contrast, f"post-contrast ({cb})", "contrast"))
     spin_echo = ("SE" in s.scanning_sequence and not inversion) or (
         s.enhanced is not None and s.enhanced.echo_pulse_sequence == "SPIN"
     )
     if spin_echo and not epi:
-        out.append(Term(w.spin_echo, "spin echo"))
+        out.append(Term(w.spin_echo, "spin echo", "spin_echo"))
     return out
 
 
@@ -154,13 +168,13 @@ def _name_terms(s: SeriesHeader, rules: SelectionRules) -> list[Term]:
     out: list[Term] = []
     label = s.description or s.protocol or s.sequence_name
     if _has(p.not_t1, names):
-        out.append(Term(w.name_not_t1, f"name '{label}' suggests a non-T1 contrast"))
+        out.append(Term(w.name_not_t1, f"name '{label}' suggests a non-T1 contrast", "name_not_t1"))
     elif _has(p.t1, names):
-        out.append(Term(w.name_t1, f"name '{label}' suggests T1"))
+        out.append(Term(w.name_t1, f"name '{label}' suggests T1", "name_t1"))
     if _has(p.fat_sat, names):
-        out.append(Term(w.name_fat_sat, f"name '{label}' suggests fat suppression"))
+        out.append(Term(w.name_fat_sat, f"name '{label}' suggests fat suppression", "name_fat_sat"))
     if _has(p.contrast, names):
-        out.append(Term(w.name_contrast, f"name '{label}' suggests contrast"))
+        out.append(Term(w.name_contrast, f"name '{label}' suggests contrast", "name_contrast"))
     return out
 
 
@@ -174,9 +188,10 @@ def score_series(s: SeriesHeader, rules: SelectionRules) -> SeriesScore:
     w = rules.weights
     derived = s.image_type[:1] == ("DERIVED",) or s.image_type[1:2] == ("SECONDARY",)
     if derived or _has(rules.patterns.derived, s.names):
-        terms.append(Term(w.derived, f"derived/reformatted (ImageType {'/'.join(s.image_type[:2])})"))
+        terms.append(Term(w.derived, f"derived/reformatted (ImageType {'/'.join(s.image_type[:2])})",
+                          "derived"))
     if s.n_images < rules.min_slices:
-        terms.append(Term(w.few_slices, f"{s.n_images} slices < {rules.min_slices}"))
+        terms.append(Term(w.few_slices, f"{s.n_images} slices < {rules.min_slices}", "few_slices"))
     if w.orientation.get(orient):
         terms.append(Term(w.orientation[orient], f"{orient} slices"))
     score = sum(t.points for t in terms)
@@ -202,9 +217,17 @@ def choose_series(study: StudyIndex, rules: SelectionRules) -> SeriesChoice:
             f"(min score {rules.min_score:g}; {best})"
         )
     top = eligible[0]
-    runner = eligible[1].score if len(eligible) > 1 and eligible[1].score >= rules.min_score else None
-    margin = top.score - runner if runner is not None else top.score - rules.min_score
-    uncertain = runner is not None and margin < rules.uncertain_margin
-    reasons = [*top.reasons, f"margin {margin:g} over the runner-up" + (" (uncertain)" if uncertain else "")]
+    second = eligible[1] if len(eligible) > 1 and eligible[1].score >= rules.min_score else None
+    margin = top.score - second.score if second is not None else top.score - rules.min_score
+    close = second is not None and margin < rules.uncertain_margin
+    # two plain T1 series (say axial and coronal) are both fine to segment: close, not uncertain
+    interchangeable = close and top.plain_t1 and second is not None and second.plain_t1
+    uncertain = close and not interchangeable
+    note = f"margin {margin:g} over the runner-up"
+    if uncertain:
+        note += " (uncertain)"
+    elif interchangeable:
+        note += " (runner-up is also a plain T1 series: either serves)"
+    reasons = [*top.reasons, note]
     return SeriesChoice(study.study_uid, top.series_uid, top.description, top.score, margin,
                         uncertain, reasons, scores)
