@@ -124,6 +124,12 @@ def test_cli_run_prints_result_json_path(siemens_study: Path, tmp_path: Path) ->
         env={"LIPO_NODE_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
     assert data["job_id"] in listed.stdout, listed.stderr
+    shown = subprocess.run(
+        [sys.executable, "-m", "node.cli", "--config", "config.yaml", "jobs", "show", data["job_id"]],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[1],
+        env={"LIPO_NODE_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert json.loads(shown.stdout) == data, shown.stderr
 
 
 def test_config_yaml_select_and_jobs_sections_equal_the_defaults() -> None:

@@ -98,6 +98,18 @@ def test_philips_names_spir_is_not_plain_t1(tmp_path: Path) -> None:
     assert any("fat suppression" in r for r in spir_score.reasons)
 
 
+def test_canon_names(tmp_path: Path) -> None:
+    st = generate_uid()
+    kw = {"manufacturer": "CANON_MEC"}
+    write_series(tmp_path, st, "T2WI_FSE_AX", tr=4500, te=96, **kw)
+    write_series(tmp_path, st, "STIR_COR", tr=5200, te=60, ti=170, scanning_sequence=["IR", "SE"],
+                 iop=CORONAL, **kw)
+    t1 = write_series(tmp_path, st, "T1WI_SE_AX", tr=480, te=10, **kw)
+    write_series(tmp_path, st, "T1WI_FatSat_AX_+C", tr=500, te=10, contrast_agent="Gadovist",
+                 scan_options="FS", **kw)
+    assert choose_series(StudyIndex.from_folder(tmp_path), RULES).series_uid == t1
+
+
 def test_misleading_and_empty_names_physics_decide(tmp_path: Path) -> None:
     st = generate_uid()
     # says T1 but is T2 (TR 4000 / TE 90); says T2 but is T1 (TR 500 / TE 10); the true T1
