@@ -1,0 +1,122 @@
+"""WORC-style training cohorts: ``<Patient>/image.nii.gz`` (the T1 series), ``segmentation.nii.gz``
+and ``labels.csv``; optionally the full DICOM study of each patient under ``<Patient>/dicom/``.
+
+Patients are rendered one by one and written atomically (a patient folder is complete or
+absent), and ``labels.csv`` is written last, so a reader never sees a half cohort.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk  # noqa: N813 (the library's own convention)
+
+from node.synthetic.anatomy import build_phantom
+from node.synthetic.draws import CaseDraw, draw_case
+from node.synthetic.physics import TISSUES
+from node.synthetic.planning import plan_t1, t1_protocol
+from node.synthetic.profiles import get_profile
+from node.synthetic.render import Sampled, draw_acquisition, form_image, sample
+
+LABEL_COLUMNS = ("Patient", "label", "age", "sex", "location", "depth", "volume_ml",
+                 "diameter_mm", "vendor", "field_strength", "seed")
+GENERATOR_VERSION = "lipo-synth 1.0"
+
+
+@dataclass(frozen=True)
+class RenderedCase:
+    case: CaseDraw
+    sampled: Sampled
+    image: np.ndarray
+    mask: np.ndarray
+    volume_ml: float
+    fat_fraction: float   # rendered fat share of the tumour (design truth, not measured on the image)
+
+
+def render_t1_case(case: CaseDraw, max_matrix: int = 256, max_slices: int = 40) -> RenderedCase:
+    """Phantom, T1 grid, T1 image and truth mask of one case (no files)."""
+    rng = np.random.default_rng([case.seed, 0xC0DE])
+    ph = build_phantom(case)
+    plan = plan_t1(case, ph, rng, max_matrix=max_matrix, max_slices=max_slices)
+    s = sample(ph, plan.grid)
+    proto = t1_protocol(rng)
+    image = form_image(s, proto, case.field_t, draw_acquisition(rng), ph.tumours[0].fat_t1_scale)
+    mask = s.mask()
+    vox_ml = float(np.prod(plan.grid.spacing_xyz)) / 1000
+    tfrac = s.tumour_fraction
+    fat = sum(s.fraction(t) for t, p in TISSUES.items() if p.fat and t.name == "tumour_fat")
+    ff = float(fat.sum() / max(tfrac.sum(), 1e-6))
+    return RenderedCase(case, s, image, mask, float(mask.sum()) * vox_ml, ff)
+
+
+def _write_patient(folder: Path, rc: RenderedCase) -> None:
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    grid = rc.sampled.grid
+    sitk.WriteImage(grid.to_sitk(rc.image.astype(np.int16)), str(tmp / "image.nii.gz"), useCompression=True)
+    sitk.WriteImage(grid.to_sitk(rc.mask), str(tmp / "segmentation.nii.gz"), useCompression=True)
+    truth = {**rc.case.as_dict(), "volume_ml": rc.volume_ml, "rendered_fat_fraction": rc.fat_fraction,
+             "shape": list(grid.shape), "spacing_xyz": list(grid.spacing_xyz),
+             "generator": GENERATOR_VERSION}
+    (tmp / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def label_row(patient: str, case: CaseDraw, volume_ml: float) -> dict[str, object]:
+    return {"Patient": patient, "label": case.label.value, "age": case.age, "sex": case.sex.value,
+            "location": case.location.value, "depth": case.depth.value, "volume_ml": round(volume_ml, 2),
+            "diameter_mm": round(case.diameter_mm, 1), "vendor": case.vendor.value,
+            "field_strength": case.field_t, "seed": case.seed}
+
+
+def case_seed(profile: str, seed: int, index: int) -> int:
+    """Stable per-patient seed: profile name, cohort seed and index, not the cohort size."""
+    h = sum((i + 1) * ord(c) for i, c in enumerate(profile))
+    return int(seed) * 1_000_003 + h * 10_007 + index
+
+
+def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: bool = False,
+                    progress: bool = False) -> Path:
+    """Write ``n`` patients of ``profile`` in WORC layout under ``out_dir``; returns labels.csv.
+
+    Existing complete patient folders with the same seed are kept (restartable).
+    """
+    prof = get_profile(profile)
+    if n < 1:
+        raise ValueError("n must be >= 1")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        patient = f"{prof.name}-{i:04d}"
+        case = draw_case(prof, case_seed(prof.name, seed, i))
+        folder = out_dir / patient
+        truth = folder / "truth.json"
+        if truth.is_file() and json.loads(truth.read_text()).get("seed") == case.seed \
+                and (folder / "image.nii.gz").is_file():
+            rows.append(label_row(patient, case, json.loads(truth.read_text())["volume_ml"]))
+            continue
+        rc = render_t1_case(case)
+        _write_patient(folder, rc)
+        if dicom:
+            from node.synthetic.study import StudySpec, generate_study
+            generate_study(folder / "dicom", StudySpec.from_case(case))
+        rows.append(label_row(patient, case, rc.volume_ml))
+        if progress:
+            print(f"{patient} {case.label.value} {rc.volume_ml:.0f} ml", flush=True)
+    labels = out_dir / "labels.csv"
+    tmp = labels.with_suffix(".csv.partial")
+    with tmp.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=LABEL_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, labels)
+    return labels

@@ -1,0 +1,161 @@
+"""The lipomatous tumour: a lobulated fatty mass with capsule, septa and (ALT) nodules.
+
+Shape: an ellipsoid (semi-axes D/2, b D/2, L/2 in its own frame) whose surface radius is
+modulated by a few low-frequency lobes, s(d) = 1 + sum a_m cos(w_m . d + phi_m). The inside
+test uses the ray distance to that surface, which also gives the capsule (a rim of given
+thickness) and the fat cover that pushes superficial tumours out of the body contour.
+Septa are wavy sheets through the mass; ALT carries thick septa and globular non-fatty
+nodules sized so the non-fat share approaches the design's (1 - fat fraction).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from node.synthetic.draws import CaseDraw
+from node.synthetic.enums import Depth, Label, Location, Tissue
+from node.synthetic.grid import rotation
+
+
+@dataclass(frozen=True)
+class Septum:
+    normal: tuple[float, float, float]  # in the tumour frame
+    offset: float                       # mm along the normal
+    amplitude: float                    # mm of waviness
+    wave: tuple[float, float, float]    # rad/mm
+    phase: float
+    thickness: float
+
+
+@dataclass(frozen=True)
+class Nodule:
+    centre: tuple[float, float, float]  # mm, tumour frame
+    axes: tuple[float, float, float]    # semi-axes mm
+
+
+@dataclass(frozen=True)
+class Tumour:
+    centre: tuple[float, float, float]   # LPS mm
+    semi: tuple[float, float, float]     # semi-axes mm (tumour frame x, y, z)
+    angles_deg: tuple[float, float, float]
+    lobes: tuple[tuple[float, float, float, float, float], ...]  # (wx, wy, wz, amp, phase)
+    capsule_mm: float
+    septa: tuple[Septum, ...]
+    nodules: tuple[Nodule, ...]
+    superficial: bool
+    cover_mm: float
+    fat_t1_scale: float
+
+    @property
+    def rot(self) -> np.ndarray:
+        return rotation(*self.angles_deg).astype(np.float32)
+
+    def bbox_half(self) -> np.ndarray:
+        lob = 1 + sum(abs(lb[3]) for lb in self.lobes)
+        return np.asarray(self.semi) * lob + self.cover_mm + 4.0
+
+    def ray_distance(self, p: np.ndarray) -> np.ndarray:
+        """Ray distance (mm) to the tumour surface from its centre: > 0 inside. Points far outside
+        the bounding box get -1e3 without evaluation."""
+        out = np.full(p.shape[:-1], -1e3, dtype=np.float32)
+        v = (p - np.asarray(self.centre, dtype=np.float32)) @ self.rot
+        half = self.bbox_half()
+        sel = np.all(np.abs(v) < half.astype(np.float32), axis=-1)
+        if not sel.any():
+            return out
+        vs = v[sel]
+        u = vs / np.asarray(self.semi, dtype=np.float32)
+        q = np.maximum(np.linalg.norm(u, axis=-1), 1e-6)
+        d = u / q[:, None]
+        s = np.ones_like(q)
+        for wx, wy, wz, amp, ph in self.lobes:
+            s += amp * np.cos(d[:, 0] * wx + d[:, 1] * wy + d[:, 2] * wz + ph)
+        out[sel] = np.linalg.norm(vs, axis=-1) * (s / q - 1)
+        return out
+
+    def paint(self, lab: np.ndarray, p: np.ndarray, d_t: np.ndarray) -> None:
+        """Write tumour tissues into ``lab`` where ``d_t`` > 0."""
+        inside = d_t > 0
+        if not inside.any():
+            return
+        v = (p[inside] - np.asarray(self.centre, dtype=np.float32)) @ self.rot
+        sub = np.full(v.shape[0], Tissue.tumour_fat, dtype=np.uint8)
+        for sp in self.septa:
+            g = v @ np.asarray(sp.normal, dtype=np.float32) - sp.offset \
+                + sp.amplitude * np.sin(v @ np.asarray(sp.wave, dtype=np.float32) + sp.phase)
+            sub[np.abs(g) < sp.thickness / 2] = Tissue.septum
+        for nd in self.nodules:
+            rel = (v - np.asarray(nd.centre, dtype=np.float32)) / np.asarray(nd.axes, dtype=np.float32)
+            r = (rel**2).sum(-1)
+            sub[r < 1] = Tissue.nodule
+        sub[d_t[inside] < self.capsule_mm] = Tissue.capsule
+        lab[inside] = sub
+
+
+def _unit(rng: np.random.Generator) -> np.ndarray:
+    v = rng.normal(size=3)
+    return v / np.linalg.norm(v)
+
+
+def design_tumour(case: CaseDraw, surface, rng: np.random.Generator, index: int = 0) -> Tumour:
+    """Place and build the tumour of ``case``; ``surface(theta)`` gives (skin radius, fat)."""
+    a, b, c = case.diameter_mm / 2, case.minor_ratio * case.diameter_mm / 2, case.length_mm / 2
+    theta = float(rng.uniform(0, 2 * np.pi))
+    r_skin, fat = surface(theta)
+    skin = 1.7
+    superficial = case.depth is Depth.superficial
+    if superficial:
+        spin = math.degrees(theta) + 90.0  # major axis tangential, minor axis radial
+        dist = r_skin - skin - fat + b * float(rng.uniform(0.8, 1.0))
+    else:
+        spin = float(rng.uniform(0, 360))
+        r_m = r_skin - skin - fat - 1
+        if case.location in (Location.trunk, Location.pelvis):
+            dist = r_m - b * float(rng.uniform(0.6, 0.95))
+        else:
+            dist = max(0.0, min(float(rng.uniform(0.25, 0.55)) * r_m, r_m - 1.1 * a - 3))
+    z0 = 0.0 if index == 0 else float(rng.choice([-1, 1]) * (c + 25))
+    centre = (dist * math.cos(theta), dist * math.sin(theta), z0)
+    angles = (float(rng.uniform(-8, 8)), float(rng.uniform(-8, 8)), spin)
+    n_lobes = 5
+    lobes = []
+    for _ in range(n_lobes):
+        w = _unit(rng) * float(rng.uniform(2.0, 4.5))
+        lobes.append((float(w[0]), float(w[1]), float(w[2]),
+                      case.lobulation * float(rng.uniform(0.4, 1.0)) / math.sqrt(n_lobes) * 1.6,
+                      float(rng.uniform(0, 2 * np.pi))))
+    alt = case.label is Label.alt
+    capsule = float(rng.uniform(0.5, 1.0)) if (not alt or rng.random() < 0.5) else 0.0
+    semi = np.array([a, b, c])
+    septa = []
+    for _ in range(case.n_septa):
+        n = _unit(rng)
+        extent = float(np.sqrt(((n * semi) ** 2).sum()))
+        septa.append(Septum(
+            normal=tuple(float(v) for v in n), offset=float(rng.uniform(-0.6, 0.6) * extent),
+            amplitude=float(rng.uniform(1, 6)),
+            wave=tuple(float(v) for v in _unit(rng) * 2 * np.pi / rng.uniform(25, 70)),
+            phase=float(rng.uniform(0, 2 * np.pi)),
+            thickness=case.septum_mm * float(rng.uniform(0.75, 1.25)),
+        ))
+    volume = 4 / 3 * math.pi * a * b * c
+    s1, s2 = sorted(semi)[1:]
+    septa_vol = sum(0.55 * math.pi * s1 * s2 * sp.thickness for sp in septa)
+    area = 4 * math.pi * (((a * b) ** 1.6 + (a * c) ** 1.6 + (b * c) ** 1.6) / 3) ** (1 / 1.6)
+    nodule_vol = max(0.0, (1 - case.fat_fraction) * volume - septa_vol - area * capsule)
+    nodules = []
+    if alt and nodule_vol > 0.01 * volume:
+        k = int(rng.integers(1, 5))
+        for w in rng.dirichlet(np.ones(k)):
+            r = (3 * w * nodule_vol / (4 * math.pi)) ** (1 / 3)
+            stretch = rng.uniform(0.75, 1.3, 3)
+            stretch /= np.prod(stretch) ** (1 / 3)
+            cen = _unit(rng) * float(rng.uniform(0, 0.55)) * semi
+            nodules.append(Nodule(tuple(float(v) for v in cen), tuple(float(v) for v in r * stretch)))
+    t1_scale = float(rng.uniform(1.0, 1.12) if alt else rng.uniform(0.97, 1.06))
+    return Tumour(centre=centre, semi=(a, b, c), angles_deg=angles, lobes=tuple(lobes),
+                  capsule_mm=capsule, septa=tuple(septa), nodules=tuple(nodules),
+                  superficial=superficial, cover_mm=float(rng.uniform(1.5, 5.0)), fat_t1_scale=t1_scale)
