@@ -177,6 +177,9 @@ class LocalRunner:
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             ctx = multiprocessing.get_context(self.cfg.jobs.start_method)
+            if self.cfg.jobs.start_method == "forkserver":
+                # import the job machinery once in the fork server, not in every new worker
+                ctx.set_forkserver_preload(["node.jobs.pipeline", "node.jobs.stages"])
             self._executor = ProcessPoolExecutor(self.cfg.jobs.workers, mp_context=ctx)
         return self._executor
 
