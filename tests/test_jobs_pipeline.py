@@ -109,7 +109,9 @@ def test_crash_mid_pipeline_resumes_from_last_completed_stage(siemens_study: Pat
     db.close()
 
 
-def test_cli_run_prints_result_json_path(siemens_study: Path, tmp_path: Path) -> None:
+def test_cli_run_prints_result_json_path(siemens_study: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "node.cli", "run", str(siemens_study), "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=60, check=True,
@@ -118,18 +120,15 @@ def test_cli_run_prints_result_json_path(siemens_study: Path, tmp_path: Path) ->
     assert path.is_file() and path.is_relative_to(tmp_path)
     data = json.loads(path.read_text())
     assert data["state"] == "selected" and data["selection"]["description"] == "t1_fl2d_sag"
-    listed = subprocess.run(
-        [sys.executable, "-m", "node.cli", "--config", "config.yaml", "jobs", "list"],
-        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[1],
-        env={"LIPO_NODE_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
-    assert data["job_id"] in listed.stdout, listed.stderr
-    shown = subprocess.run(
-        [sys.executable, "-m", "node.cli", "--config", "config.yaml", "jobs", "show", data["job_id"]],
-        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[1],
-        env={"LIPO_NODE_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
-    assert json.loads(shown.stdout) == data, shown.stderr
+    from node.cli import main
+
+    monkeypatch.setenv("LIPO_NODE_DATA_DIR", str(tmp_path))
+    capsys.readouterr()
+    assert main(["jobs", "list"]) == 0
+    assert data["job_id"] in capsys.readouterr().out
+    assert main(["jobs", "show", data["job_id"]]) == 0
+    assert json.loads(capsys.readouterr().out) == data
+    assert main(["jobs", "show", "jnothere"]) == 2  # named error, no traceback
 
 
 def test_config_yaml_select_and_jobs_sections_equal_the_defaults() -> None:

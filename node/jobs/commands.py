@@ -39,23 +39,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.set_defaults(func=_show)
 
 
-def _cfg(args: argparse.Namespace) -> NodeConfig:
+def _cfg(args: argparse.Namespace, *, logs: bool = False) -> NodeConfig:
     cfg = load_config(getattr(args, "config", None))
-    setup_logging(cfg.logging.level, cfg.logging.json_lines,
-                  str(cfg.logging.file) if cfg.logging.file else None)
+    if logs:  # long-running commands only; list/show print and leave logging alone
+        setup_logging(cfg.logging.level, cfg.logging.json_lines,
+                      str(cfg.logging.file) if cfg.logging.file else None)
     return cfg
 
 
 def _serve(args: argparse.Namespace) -> int:
     from node.jobs.service import serve
 
-    return serve(_cfg(args))
+    return serve(_cfg(args, logs=True))
 
 
 def _run(args: argparse.Namespace) -> int:
     from node.jobs.service import run_folder
 
-    cfg = _cfg(args)
+    cfg = _cfg(args, logs=True)
     if args.out is not None:
         cfg = cfg.model_copy(update={"data_dir": args.out.resolve()})
     path, result = run_folder(cfg, args.study_dir)
