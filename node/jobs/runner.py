@@ -127,6 +127,8 @@ class LocalRunner:
             if not verdict.ready:
                 continue
             job_id = job_id_for(study_uid)
+            if self.db.get(job_id) is not None:  # never overwrite an existing job's record
+                continue
             result = JobResult(job_id=job_id, study_uid=study_uid, warnings=verdict.warnings)
             result.to_file(self.cfg.jobs_dir / job_id / RESULT_FILE)
             if self.db.create(study_uid, job_id=job_id):
