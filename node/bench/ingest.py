@@ -8,7 +8,9 @@ The same N synthetic MR slices (256x256, 16 bit, ~130 KB each) are sent with dcm
 - dcmtk ``storescp`` with a per-instance fsync: dcmtk 3.6.7 has no fsync option, so each
   received file is synced with ``--exec-on-reception "sync #p/#f" --exec-sync`` (coreutils
   ``sync FILE`` = fsync; storescp waits for it before reading the next request);
-- dcmtk ``storescp`` without fsync (page cache only; reported for context, not durable).
+- dcmtk ``storescp`` without fsync (page cache only; reported for context, not durable);
+- a bare pynetdicom SCP whose C-STORE handler does nothing (``pynetdicom_noop``): the floor
+  set by pynetdicom's transport and reactor, to show where our time goes.
 
 Each target gets a fresh output folder per repeat (no duplicate short-cuts) and the received
 count is checked. The JSON holds the median rate of each and ``ratio`` = ours / dcmtk-fsync.
@@ -148,6 +150,23 @@ def _ours(run_dir: Path, files: Path, n: int) -> float:
     return n / elapsed
 
 
+def noop_scp(port: int) -> None:
+    """A pynetdicom Storage SCP that answers Success without looking at the data (floor)."""
+    from pynetdicom import AE, evt, sop_class
+
+    ae = AE(ae_title="NOOP")
+    ae.maximum_pdu_size = 1_048_576
+    ae.add_supported_context(sop_class.MRImageStorage)
+    ae.start_server(("127.0.0.1", port), evt_handlers=[(evt.EVT_C_STORE, lambda _e: 0x0000)])
+
+
+def _noop(run_dir: Path, files: Path, n: int) -> float:
+    port = _free_port()
+    code = f"from node.bench.ingest import noop_scp; noop_scp({port})"
+    with _process([sys.executable, "-c", code], port, run_dir / "noop.log"):
+        return n / _send(port, "NOOP", files)
+
+
 def _dcmtk(run_dir: Path, files: Path, n: int, fsync: bool) -> float:
     port = _free_port()
     out = run_dir / "out"
@@ -171,6 +190,7 @@ def run_bench(workdir: Path, n: int, repeats: int) -> dict[str, Any]:
         "ours": lambda d: _ours(d, files, n),
         "dcmtk_fsync": lambda d: _dcmtk(d, files, n, fsync=True),
         "dcmtk_no_fsync": lambda d: _dcmtk(d, files, n, fsync=False),
+        "pynetdicom_noop": lambda d: _noop(d, files, n),
     }
     rates: dict[str, list[float]] = {k: [] for k in targets}
     for rep in range(repeats):  # interleave targets so drift in machine load hits all alike
@@ -210,6 +230,7 @@ def _run(args: argparse.Namespace) -> int:
     args.out.write_text(json.dumps(result, indent=2))
     rates = result["instances_per_s"]
     print(f"ours {rates['ours']:.0f}/s, dcmtk+fsync {rates['dcmtk_fsync']:.0f}/s, "
-          f"dcmtk no fsync {rates['dcmtk_no_fsync']:.0f}/s; ratio {result['ratio']:.2f} "
+          f"dcmtk no fsync {rates['dcmtk_no_fsync']:.0f}/s, pynetdicom no-op "
+          f"{rates['pynetdicom_noop']:.0f}/s; ratio {result['ratio']:.2f} "
           f"-> {args.out}")
     return 0
