@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--da-workers", type=int, default=1, help="data augmentation processes (0 = inline)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--work-dir", type=Path, default=None, help="nnU-Net raw/preprocessed/results")
+    p.add_argument("--initial-lr", type=float, default=1e-2, help="SGD start (poly decay to 0)")
     p.add_argument("--pretrained", type=Path, default=None,
                    help="checkpoint of the same slim plan to fine-tune from")
     p.set_defaults(func=_train)
@@ -49,7 +50,8 @@ def _train(args: argparse.Namespace) -> int:
                     batch_size=args.batch_size)
     budget = TrainBudget(epochs=args.epochs, iterations_per_epoch=args.iters_per_epoch,
                          val_iterations=args.val_iters, max_minutes=args.max_minutes,
-                         da_workers=args.da_workers, torch_threads=args.threads)
+                         da_workers=args.da_workers, torch_threads=args.threads,
+                         initial_lr=args.initial_lr)
     with tempfile.TemporaryDirectory(prefix="lipo-nnunet-") as tmp:
         work = args.work_dir or Path(tmp)
         result = train_seg(args.cohort_dir, args.out, work, slim=slim, budget=budget,

@@ -24,11 +24,14 @@ class BudgetTrainer(nnUNetTrainer):
     deadline: float | None = None  # time.monotonic() value after which no new epoch starts
 
     def set_budget(
-        self, epochs: int, iterations: int, val_iterations: int, max_seconds: float | None
+        self, epochs: int, iterations: int, val_iterations: int, max_seconds: float | None,
+        initial_lr: float = 1e-2,
     ) -> None:
-        """Set the budget before ``run_training`` (the poly LR schedule is built from ``epochs``)."""
-        if epochs < 1 or iterations < 1 or val_iterations < 1:
-            raise ValueError("epochs, iterations and val_iterations must be ≥ 1")
+        """Set the budget before ``initialize``/``run_training`` (the optimizer and the poly LR
+        schedule are built from ``initial_lr`` and ``epochs``)."""
+        if epochs < 1 or iterations < 1 or val_iterations < 1 or initial_lr <= 0:
+            raise ValueError("epochs, iterations, val_iterations and initial_lr must be positive")
+        self.initial_lr = initial_lr
         self.num_epochs = epochs
         self.num_iterations_per_epoch = iterations
         self.num_val_iterations_per_epoch = val_iterations

@@ -36,6 +36,7 @@ class TrainBudget:
     da_workers: int = 1
     torch_threads: int = 2
     seed: int = 12345
+    initial_lr: float = 1e-2  # nnU-Net's default; lower it to fine-tune from ``pretrained``
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,8 @@ def train_seg(
         trainer = BudgetTrainer(plans=trainer_plans, configuration=CONFIGURATION, fold=0,
                                 dataset_json=load_json(str(pre_dir / "dataset.json")), device=dev)
         max_s = None if budget.max_minutes is None else 60.0 * budget.max_minutes
-        trainer.set_budget(budget.epochs, budget.iterations_per_epoch, budget.val_iterations, max_s)
+        trainer.set_budget(budget.epochs, budget.iterations_per_epoch, budget.val_iterations, max_s,
+                           budget.initial_lr)
         if pretrained is not None:
             from nnunetv2.run.load_pretrained_weights import load_pretrained_weights
 
