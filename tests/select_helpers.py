@@ -178,3 +178,33 @@ def write_enhanced(
     out.mkdir(parents=True, exist_ok=True)
     ds.save_as(out / "0001.dcm", enforce_file_format=True)
     return series_uid
+
+
+def write_legacy_converted(folder: Path, study_uid: str, description: str, *, tr: float, te: float,
+                           n: int = 12) -> str:
+    """A Legacy Converted Enhanced MR Image (PS3.3 A.71) made by highdicom from classic slices."""
+    import highdicom as hd
+    import pydicom
+
+    scratch = folder / "_classic"
+    write_series(scratch, study_uid, description, tr=tr, te=te, n=n)
+    datasets = [pydicom.dcmread(p) for p in sorted(scratch.rglob("*.dcm"))]
+    for ds in datasets:  # attributes the conversion requires (Type 1/2 in the General modules)
+        ds.StudyDate = ds.ContentDate = ds.AcquisitionDate = "20260101"
+        ds.StudyTime = ds.ContentTime = ds.AcquisitionTime = "120000"
+        ds.AcquisitionDateTime = "20260101120000"
+        ds.SeriesNumber, ds.StudyID, ds.AccessionNumber = 1, "1", "A1"
+        ds.ReferringPhysicianName = ds.PatientBirthDate = ""
+        ds.PatientSex = "O"
+        ds.FrameOfReferenceUID = "1.2.826.0.1.3680043.8.498.1"
+    series_uid = generate_uid()
+    legacy = hd.legacy.LegacyConvertedEnhancedMRImage(
+        datasets, series_instance_uid=series_uid, series_number=2,
+        sop_instance_uid=generate_uid(), instance_number=1,
+    )
+    for p in scratch.rglob("*.dcm"):
+        p.unlink()
+    out = folder / f"l{series_uid[-12:]}"
+    out.mkdir(parents=True, exist_ok=True)
+    legacy.save_as(out / "0001.dcm")
+    return series_uid

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from pydicom.uid import generate_uid
-from select_helpers import CORONAL, SAGITTAL, write_enhanced, write_series
+from select_helpers import CORONAL, SAGITTAL, write_enhanced, write_legacy_converted, write_series
 
 from node.errors import NoT1Series
 from node.select import SelectionRules, StudyIndex, choose_series
@@ -144,6 +144,17 @@ def test_enhanced_mr_functional_groups(tmp_path: Path) -> None:
     assert "+30 AcquisitionContrast T1" in choice.reasons
     fs = [s for s in choice.scores if s.series_uid != t1 and any("Spectrally" in r for r in s.reasons)]
     assert fs and any("ContrastBolusAgentAdministered YES" in r for r in fs[0].reasons)
+
+
+def test_legacy_converted_enhanced_reads_unassigned_converted_attributes(tmp_path: Path) -> None:
+    st = generate_uid()
+    legacy = write_legacy_converted(tmp_path, st, "", tr=520, te=12)
+    write_series(tmp_path, st, "", tr=4200, te=95)
+    study = StudyIndex.from_folder(tmp_path)
+    assert study.series[legacy].n_images == 12 and study.series[legacy].tr_ms == 520
+    choice = choose_series(study, RULES)
+    assert choice.series_uid == legacy
+    assert "+50 TR 520 ms / TE 12 ms is T1-weighted" in choice.reasons
 
 
 def test_no_t1_is_a_coded_outcome(tmp_path: Path) -> None:

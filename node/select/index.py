@@ -142,13 +142,41 @@ class StudyIndex:
         hdr.slices.extend(_slices(ds))
 
 
-def _multi(ds: Dataset, keyword: str) -> tuple[str, ...]:
-    value = ds.get(keyword)
-    if value is None or value == "":
-        return ()
-    if isinstance(value, str):
-        return (value.strip().upper(),)
-    return tuple(str(v).strip().upper() for v in value)
+class _Attrs:
+    """Classic MR attributes of an instance, wherever this SOP class keeps them.
+
+    Legacy Converted Enhanced MR (PS3.3 A.71) moves attributes that have no functional-group
+    home into the Unassigned Shared / Per-Frame Converted Attributes Sequences (0020,9170 /
+    0020,9171, PS3.3 C.7.6.16.2.24); look there after the top level.
+    """
+
+    def __init__(self, ds: Dataset) -> None:
+        self.sources = [ds]
+        for seq, inner in (("SharedFunctionalGroupsSequence", "UnassignedSharedConvertedAttributesSequence"),
+                           ("PerFrameFunctionalGroupsSequence",
+                            "UnassignedPerFrameConvertedAttributesSequence")):
+            groups = ds.get(seq)
+            if groups and groups[0].get(inner):
+                self.sources.append(groups[0].get(inner)[0])
+
+    def get(self, keyword: str) -> object:
+        for src in self.sources:
+            value = src.get(keyword)
+            if value is not None and value != "":
+                return value
+        return None
+
+    def multi(self, keyword: str) -> tuple[str, ...]:
+        value = self.get(keyword)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value.strip().upper(),)
+        return tuple(str(v).strip().upper() for v in value)  # type: ignore[attr-defined]
+
+    def text(self, keyword: str) -> str:
+        value = self.get(keyword)
+        return "" if value is None else str(value).strip()
 
 
 def _float(value: object) -> float | None:
@@ -163,25 +191,26 @@ def _float(value: object) -> float | None:
 
 
 def _series_header(study_uid: str, series_uid: str, ds: Dataset) -> SeriesHeader:
+    a = _Attrs(ds)
     hdr = SeriesHeader(
         series_uid=series_uid,
         study_uid=study_uid,
-        modality=str(ds.get("Modality", "")),
-        sop_class_uid=str(ds.get("SOPClassUID", "")),
-        manufacturer=str(ds.get("Manufacturer", "")),
-        description=str(ds.get("SeriesDescription", "")),
-        protocol=str(ds.get("ProtocolName", "")),
-        sequence_name=str(ds.get("SequenceName", "") or ds.get("PulseSequenceName", "")),
-        image_type=_multi(ds, "ImageType"),
-        scanning_sequence=_multi(ds, "ScanningSequence"),
-        sequence_variant=_multi(ds, "SequenceVariant"),
-        scan_options=_multi(ds, "ScanOptions"),
-        tr_ms=_float(ds.get("RepetitionTime")),
-        te_ms=_float(ds.get("EchoTime")),
-        ti_ms=_float(ds.get("InversionTime")),
-        contrast_agent=str(ds.get("ContrastBolusAgent", "") or "").strip(),
+        modality=a.text("Modality"),
+        sop_class_uid=a.text("SOPClassUID"),
+        manufacturer=a.text("Manufacturer"),
+        description=a.text("SeriesDescription"),
+        protocol=a.text("ProtocolName"),
+        sequence_name=a.text("SequenceName") or a.text("PulseSequenceName"),
+        image_type=a.multi("ImageType"),
+        scanning_sequence=a.multi("ScanningSequence"),
+        sequence_variant=a.multi("SequenceVariant"),
+        scan_options=a.multi("ScanOptions"),
+        tr_ms=_float(a.get("RepetitionTime")),
+        te_ms=_float(a.get("EchoTime")),
+        ti_ms=_float(a.get("InversionTime")),
+        contrast_agent=a.text("ContrastBolusAgent"),
     )
-    images = _float(ds.get("ImagesInAcquisition"))
+    images = _float(a.get("ImagesInAcquisition"))
     if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
         phys = enhanced_physics(ds)
         hdr.enhanced = phys
