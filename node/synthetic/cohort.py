@@ -84,11 +84,15 @@ def case_seed(profile: str, seed: int, index: int) -> int:
 
 
 def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: bool = False,
-                    progress: bool = False) -> Path:
+                    progress: bool = False, shard: tuple[int, int] | None = None) -> Path:
     """Write ``n`` patients of ``profile`` in WORC layout under ``out_dir``; returns labels.csv.
 
-    Existing complete patient folders with the same seed are kept (restartable).
+    Existing complete patient folders with the same seed are kept (restartable). ``shard``
+    (i, k) renders only patients with index % k == i and does not write labels.csv, so k
+    processes can share the work; a final run without ``shard`` then only writes the table.
     """
+    if shard is not None and not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"shard {shard} must be (i, k) with 0 <= i < k")
     prof = get_profile(profile)
     if n < 1:
         raise ValueError("n must be >= 1")
@@ -98,6 +102,8 @@ def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: b
     for i in range(n):
         patient = f"{prof.name}-{i:04d}"
         case = draw_case(prof, case_seed(prof.name, seed, i))
+        if shard is not None and i % shard[1] != shard[0]:
+            continue
         folder = out_dir / patient
         truth = folder / "truth.json"
         if truth.is_file() and json.loads(truth.read_text()).get("seed") == case.seed \
@@ -113,6 +119,8 @@ def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: b
         if progress:
             print(f"{patient} {case.label.value} {rc.volume_ml:.0f} ml", flush=True)
     labels = out_dir / "labels.csv"
+    if shard is not None:
+        return labels
     tmp = labels.with_suffix(".csv.partial")
     with tmp.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=LABEL_COLUMNS)

@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--dicom", action="store_true", help="also write each patient's DICOM study")
     c.add_argument("--quiet", action="store_true")
+    c.add_argument("--shard", default=None, metavar="I/K",
+                   help="render only patients with index %% K == I (parallel workers; no labels.csv)")
     c.set_defaults(func=_cohort)
 
     s = ssub.add_parser("study", help="one multi-series DICOM study with ground truth")
@@ -42,8 +44,9 @@ def _cohort(args: argparse.Namespace) -> int:
     from node.synthetic.profiles import get_profile
 
     n = args.n if args.n is not None else get_profile(args.profile).n
+    shard = tuple(int(v) for v in args.shard.split("/")) if args.shard else None
     labels = generate_cohort(args.profile, n, args.out, seed=args.seed, dicom=args.dicom,
-                             progress=not args.quiet)
+                             progress=not args.quiet, shard=shard)
     print(labels)
     return 0
 

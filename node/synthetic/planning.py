@@ -46,8 +46,13 @@ def _matrix(fov: float, pixel: float, max_matrix: int) -> int:
 
 
 def plan_t1(case: CaseDraw, ph: Phantom, rng: np.random.Generator, qc: QcCase = QcCase.normal,
-            max_matrix: int = 256, max_slices: int = 40, plane: Plane | None = None) -> Plan:
-    """The T1 series grid of ``case``."""
+            max_matrix: int = 256, max_slices: int = 40, plane: Plane | None = None,
+            matrix: int | None = None, min_slices: int = 20, feet_first: bool | None = None) -> Plan:
+    """The T1 series grid of ``case`` (or of another series in ``plane``).
+
+    ``matrix`` fixes rows = columns (a DICOM study); by default the matrix follows the case's
+    pixel size up to ``max_matrix`` (cohorts).
+    """
     plane = plane or case.plane
     lo, hi = _extent(ph)
     centre = (lo + hi) / 2
@@ -72,16 +77,22 @@ def plan_t1(case: CaseDraw, ph: Phantom, rng: np.random.Generator, qc: QcCase = 
         thickness = min(6.0, thickness * n_sl / max_slices)
         spacing = thickness + case.gap_mm
         n_sl = math.ceil(cover / spacing)
-    n_sl = int(np.clip(n_sl, 20, max_slices))
+    n_sl = int(min(max(n_sl, min_slices), max_slices))
     if qc is QcCase.fov_cut:
         n_sl = 20
         cut_axis = 2 if plane is Plane.axial else (1 if plane is Plane.coronal else 0)
-        centre[cut_axis] = hi[cut_axis] - 0.15 * n_sl * spacing
-    pixel = max(case.pixel_mm, max(fov) / max_matrix)
-    rows, cols = _matrix(fov[0], pixel, max_matrix), _matrix(fov[1], pixel, max_matrix)
+        mid, ext = (lo[cut_axis] + hi[cut_axis]) / 2, hi[cut_axis] - lo[cut_axis]
+        centre[cut_axis] = mid - 0.2 * ext + (n_sl - 1) / 2 * spacing  # the slab starts inside the mass
+    if matrix is not None:
+        pixel = max(fov) / matrix
+        rows = cols = matrix
+    else:
+        pixel = max(case.pixel_mm, max(fov) / max_matrix)
+        rows, cols = _matrix(fov[0], pixel, max_matrix), _matrix(fov[1], pixel, max_matrix)
     fov = (rows * pixel, cols * pixel)
     oblique = (float(rng.uniform(-10, 10)), float(rng.uniform(-6, 6))) if rng.random() < 0.4 else (0.0, 0.0)
-    feet_first = bool(case.location is Location.thigh and rng.random() < 0.6)
+    drawn_ff = bool(case.location is Location.thigh and rng.random() < 0.6)
+    feet_first = drawn_ff if feet_first is None else feet_first
     grid = make_grid(plane, centre, fov, (rows, cols), n_sl, thickness, case.gap_mm, oblique, feet_first)
     return Plan(grid=grid, feet_first=feet_first, oblique_deg=oblique)
 
