@@ -18,6 +18,7 @@ import numpy as np
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis, QuadraticDiscriminantAnalysis
 from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier
@@ -134,8 +135,10 @@ def sample_workflow(seed: int, available_groups: tuple[str, ...],
 def _make_classifier(p: dict[str, Any], seed: int) -> Any:
     kind = ClassifierKind(p["kind"])
     if kind is ClassifierKind.SVM:
-        return SVC(kernel=p["kernel"], C=p["C"], gamma=p["gamma"], degree=p["degree"],
-                   coef0=p["coef0"], probability=True, random_state=seed)
+        svc = SVC(kernel=p["kernel"], C=p["C"], gamma=p["gamma"], degree=p["degree"],
+                  coef0=p["coef0"], random_state=seed)
+        # Platt scaling for posteriors (sklearn >= 1.9 replacement of probability=True)
+        return CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False)
     if kind is ClassifierKind.RF:
         return RandomForestClassifier(n_estimators=p["n_estimators"],
                                       min_samples_split=p["min_samples_split"],
