@@ -3,11 +3,12 @@ misleading or empty descriptions; the truth (truth/meta.json) names the T1 serie
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from node.select import SelectionRules, StudyIndex, choose_series
+from node.select import Readiness, SelectConfig, SelectionRules, StudyIndex, assess, choose_series
 from node.synthetic.study import StudySpec, generate_study
 
 CASES = [
@@ -24,7 +25,11 @@ def test_synthetic_study_t1_is_selected(tmp_path: Path, seed: int, vendor: str, 
                                         enhanced: bool) -> None:
     truth = generate_study(tmp_path, StudySpec(seed=seed, vendor=vendor, misleading=misleading,
                                                enhanced=enhanced, max_matrix=64))
-    choice = choose_series(StudyIndex.from_folder(tmp_path), SelectionRules())
+    study = StudyIndex.from_folder(tmp_path)
+    now = datetime.now(UTC)
+    verdict = assess(study, now - timedelta(seconds=11), now, SelectConfig())
+    assert verdict.readiness is Readiness.READY, verdict.gaps  # nothing missing: no false alarm
+    choice = choose_series(study, SelectionRules())
     acceptable = {truth.t1_series_uid, *truth.meta["t1_alternative_series_uids"]}
     assert choice.series_uid in acceptable, [(s.description, s.score, s.reasons) for s in choice.scores]
     assert not choice.uncertain
