@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "node.report.commands",    # report
     "node.send.commands",      # outbox
     "node.worklist.commands",  # user add
+    "node.orthanc.commands",   # orthanc status|send|results|resend|pull
     "node.bench.commands",     # bench ingest|segment|radiomics|automl|interactive|e2e
 )
 
