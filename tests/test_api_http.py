@@ -118,3 +118,22 @@ def test_serve_receives_selects_and_reports_over_http(siemens_study: Path, tmp_p
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+def test_serve_refuses_to_run_without_its_http_port(tmp_path: Path) -> None:
+    import socket
+
+    from node.errors import LipoNodeError
+    from node.jobs.service import serve
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        cfg = node_cfg(tmp_path, ["select"]).model_copy(deep=True)
+        cfg.receive.port = free_port()
+        cfg.http.port = taken.getsockname()[1]
+        with pytest.raises(LipoNodeError, match="HTTP server did not start"):
+            serve(cfg)
+    # the SCP it had started is closed again: its port is free
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", cfg.receive.port))

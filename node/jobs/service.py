@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 
 from node.config import NodeConfig
@@ -39,28 +40,48 @@ def serve(cfg: NodeConfig, stop: threading.Event | None = None) -> int:
     pipeline = Pipeline.from_names(cfg.jobs.stages)
     store = Store(cfg.db_path, cfg.spool_dir, cfg.store)
     runner = LocalRunner(cfg, pipeline, store)
-    scp = start_scp(cfg.receive, store, on_stored=runner.wake)
-    runner.start()
-    web: uvicorn.Server | None = None
-    web_thread: threading.Thread | None = None
-    if cfg.http.enabled:
-        web = uvicorn.Server(uvicorn.Config(create_app(cfg), host=cfg.http.host, port=cfg.http.port,
-                                            log_level="warning", lifespan="on"))
-        web_thread = threading.Thread(target=web.run, name="http", daemon=True)
-        web_thread.start()
-    log.info("lipo-node serving: DICOM %s:%d, HTTP %s:%d, %d worker(s)", cfg.receive.host,
-             scp.server_address[1], cfg.http.host, cfg.http.port, cfg.jobs.workers)
+    scp = web = web_thread = None
     try:
+        scp = start_scp(cfg.receive, store, on_stored=runner.wake)
+        runner.start()
+        if cfg.http.enabled:
+            web = uvicorn.Server(uvicorn.Config(create_app(cfg), host=cfg.http.host,
+                                                port=cfg.http.port, log_level="warning"))
+            web_thread = threading.Thread(target=_run_web, args=(web,), name="http", daemon=True)
+            web_thread.start()
+            _wait_started(web, web_thread, cfg.http.port)
+        log.info("lipo-node serving: DICOM %s:%d, HTTP %s:%d, %d worker(s)", cfg.receive.host,
+                 scp.server_address[1], cfg.http.host, cfg.http.port, cfg.jobs.workers)
         stop.wait()
     finally:
         log.info("lipo-node shutting down")
-        scp.shutdown()
-        runner.stop()
+        if scp is not None:
+            scp.shutdown()  # no new instances ...
+        runner.stop()  # ... running stages get jobs.shutdown_grace_s ...
         if web is not None and web_thread is not None:
-            web.should_exit = True
+            web.should_exit = True  # ... the API answers until the end
             web_thread.join(10)
         store.close()
     return 0
+
+
+def _run_web(web: object) -> None:
+    try:
+        web.run()  # type: ignore[attr-defined]
+    except SystemExit:  # uvicorn exits when it cannot bind; _wait_started reports it
+        log.error("HTTP server stopped during start-up")
+
+
+def _wait_started(web: object, thread: threading.Thread, port: int, timeout_s: float = 15.0) -> None:
+    """uvicorn binds in its own thread; a port in use must stop ``serve``, not go unnoticed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if getattr(web, "started", False):
+            return
+        if not thread.is_alive():
+            break
+        time.sleep(0.05)
+    raise LipoNodeError(f"HTTP server did not start on port {port} (in use?)")
 
 
 def run_folder(cfg: NodeConfig, folder: Path) -> tuple[Path, JobResult]:
