@@ -1,8 +1,9 @@
 """Training a bundle from a WORC-layout cohort, and the outer cross-validation for its card.
 
-Outer CV follows the paper (WORC default): repeated random stratified 80/20 splits of the
-training cohort, the whole search + ensemble run inside each training part, AUC on the held
-out part, and the 95 % CI from the corrected resampled t-test (Nadeau & Bengio 2003):
+Outer CV follows the paper (WORC default): repeated stratified 80/20 splits of the training
+cohort (here the folds of repeated 5-fold CV, so each case is tested equally often), the
+whole search + ensemble run inside each training part, AUC on the held-out part, and the
+95 % CI from the corrected resampled t-test (Nadeau & Bengio 2003):
 sd = sqrt((1/R + n_test/n_train) · S²).
 """
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.model_selection import RepeatedStratifiedKFold
 
 from node.classify.bundle import Bundle, Manifest, package_versions
 from node.classify.config import ClassifyConfig
@@ -45,21 +46,37 @@ def corrected_ci(aucs: list[float], n_train: int, n_test: int, level: float = 0.
 
 
 def cross_validate(X: pd.DataFrame, y: np.ndarray, cfg: ClassifyConfig, repeats: int,
-                   n_workflows: int, progress: bool = True) -> dict[str, float]:
-    """Outer repeated 80/20 CV of the whole AutoML; AUC mean and corrected 95 % CI."""
+                   n_workflows: int, progress: bool = True
+                   ) -> tuple[dict[str, float], np.ndarray]:
+    """Outer CV of the whole AutoML: ``repeats`` stratified 80/20 train/test partitions.
+
+    The partitions are the folds of repeated stratified 5-fold CV, so every case is tested
+    equally often; the search + ensemble runs inside each training part. Returns the AUC
+    mean with the corrected 95 % CI, and the out-of-fold P(ALT) per case (mean over the
+    repeats in which it was tested; NaN if never).
+    """
     groups = groups_of(list(X.columns))
     Xa = X.to_numpy(dtype=np.float64)
     aucs = []
-    sss = StratifiedShuffleSplit(n_splits=repeats, test_size=0.2, random_state=cfg.seed + 7)
-    for r, (tr, te) in enumerate(sss.split(Xa, y)):
+    oof_sum, oof_n = np.zeros(len(y)), np.zeros(len(y))
+    rskf = RepeatedStratifiedKFold(n_splits=5, n_repeats=max(1, -(-repeats // 5)),
+                                   random_state=cfg.seed + 7)
+    for r, (tr, te) in enumerate(rskf.split(Xa, y)):
+        if r >= repeats:
+            break
         ens, _ = fit_ensemble(Xa[tr], y[tr], groups, n_workflows=n_workflows,
                               top_k=min(cfg.top_k, n_workflows), seed=cfg.seed + 1000 + r,
                               n_jobs=cfg.n_jobs, n_splits=cfg.n_splits, progress=progress)
-        aucs.append(float(roc_auc_score(y[te], ens.predict_proba(Xa[te]))))
+        p = ens.predict_proba(Xa[te])
+        oof_sum[te] += p
+        oof_n[te] += 1
+        aucs.append(float(roc_auc_score(y[te], p)))
     n_test = round(0.2 * len(y))
     m, lo, hi = corrected_ci(aucs, len(y) - n_test, n_test)
-    return {"outer_repeats": repeats, "outer_workflows": n_workflows, "auc_mean": m,
-            "auc_ci_low": lo, "auc_ci_high": hi, "aucs": aucs}
+    with np.errstate(invalid="ignore"):
+        oof = oof_sum / oof_n
+    return ({"outer_repeats": len(aucs), "outer_workflows": n_workflows, "auc_mean": m,
+             "auc_ci_low": lo, "auc_ci_high": hi, "aucs": aucs}, oof)
 
 
 def train_bundle(X: pd.DataFrame, y: np.ndarray, kind: ModelKind, encoder: ClinicalEncoder,
@@ -79,7 +96,7 @@ def train_bundle(X: pd.DataFrame, y: np.ndarray, kind: ModelKind, encoder: Clini
                 "failed_workflows": len(ranked) - len(finite)}
     if cfg.cv_repeats:
         cv.update(cross_validate(X, y, cfg, cfg.cv_repeats,
-                                 cfg.cv_workflows or cfg.n_workflows, progress))
+                                 cfg.cv_workflows or cfg.n_workflows, progress)[0])
     manifest = Manifest(
         model_id=model_id, version=version, model_kind=kind, feature_names=list(X.columns),
         settings_hash=None if kind is ModelKind.CLINICAL else settings_hash,

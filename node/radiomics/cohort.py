@@ -59,14 +59,23 @@ def case_features(case_dir: Path, settings: ExtractionSettings,
     return fv
 
 
-def _one(case_dir: Path, settings_json: str, cache_dir: Path | None) -> FeatureVector:
-    return case_features(case_dir, ExtractionSettings.model_validate_json(settings_json),
-                         cache_dir)
+def _one(case_dir: Path, settings_json: str, cache_dir: Path | None) -> FeatureVector | str:
+    """The case's features, or the reason it has none (kept as a NaN row, not dropped)."""
+    try:
+        return case_features(case_dir, ExtractionSettings.model_validate_json(settings_json),
+                             cache_dir)
+    except FeatureExtractionError as exc:
+        return str(exc)
 
 
 def extract_cohort(cohort_dir: Path, settings: ExtractionSettings, *, n_jobs: int = 1,
                    cache_dir: Path | None = None, progress: bool = True) -> pd.DataFrame:
-    """One row per patient (index ``Patient``), one column per feature."""
+    """One row per patient (index ``Patient``), one column per feature.
+
+    A case whose extraction fails (empty mask, unreadable file) stays in the frame as a row
+    of NaN — the classifier's imputation handles it — and its reason is listed in
+    ``df.attrs["failures"]``; only a cohort with no usable case raises.
+    """
     cohort_dir = Path(cohort_dir)
     cases = cohort_cases(cohort_dir)
     if not cases:
@@ -77,12 +86,22 @@ def extract_cohort(cohort_dir: Path, settings: ExtractionSettings, *, n_jobs: in
     it = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     vecs = list(tqdm(it, total=len(cases), desc=f"features {cohort_dir.name}",
                      disable=not progress))
-    names = vecs[0].names
+    good = [fv for fv in vecs if isinstance(fv, FeatureVector)]
+    failures = {c: fv for c, fv in zip(cases, vecs, strict=True) if isinstance(fv, str)}
+    if not good:
+        raise FeatureExtractionError(f"cohort {cohort_dir}: no case could be extracted, "
+                                     f"e.g. {next(iter(failures.values()))}")
+    names = good[0].names
+    rows = []
     for case, fv in zip(cases, vecs, strict=True):
-        if fv.names != names:
+        if isinstance(fv, str):
+            rows.append([float("nan")] * len(names))
+        elif fv.names != names:
             raise FeatureExtractionError(f"case {case}: feature names differ from the cohort's")
-    df = pd.DataFrame([fv.values for fv in vecs], columns=list(names),
-                      index=pd.Index(cases, name="Patient"))
+        else:
+            rows.append(list(fv.values))
+    df = pd.DataFrame(rows, columns=list(names), index=pd.Index(cases, name="Patient"))
+    df.attrs["failures"] = failures
     return df
 
 
@@ -92,7 +111,8 @@ def write_features_csv(df: pd.DataFrame, out: Path, settings_hash: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out)
     Path(str(out) + ".json").write_text(json.dumps(
-        {"settings_hash": settings_hash, "n_cases": len(df), "n_features": df.shape[1]}))
+        {"settings_hash": settings_hash, "n_cases": len(df), "n_features": df.shape[1],
+         "failures": df.attrs.get("failures", {})}, indent=1))
 
 
 def read_features_csv(path: Path) -> tuple[pd.DataFrame, str | None]:
