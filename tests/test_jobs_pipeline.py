@@ -17,7 +17,7 @@ from select_helpers import write_series
 from node.jobs.errors import StageNotRegistered
 from node.jobs.jobdb import JobDB
 from node.jobs.model import JobResult, JobState
-from node.jobs.pipeline import Pipeline, execute_job
+from node.jobs.pipeline import Pipeline, execute_job, register_stage
 from node.jobs.service import run_folder
 
 
@@ -53,6 +53,15 @@ def test_result_json_rejects_unknown_fields(tmp_path: Path) -> None:
 def test_unknown_stage_name_is_a_named_error() -> None:
     with pytest.raises(StageNotRegistered, match="t_nope"):
         Pipeline.from_names(["select", "t_nope"])
+
+
+def test_pipeline_refuses_stages_that_move_backwards_or_repeat() -> None:
+    with pytest.raises(ValueError, match="backwards"):
+        Pipeline.from_names(["select", "t_after", "t_mark"])  # features before segmented
+    with pytest.raises(ValueError, match="twice"):
+        Pipeline.from_names(["select", "select"])
+    with pytest.raises(ValueError, match="module:function"):
+        register_stage("bad", JobState.QC, "no_colon")
 
 
 def test_no_t1_study_fails_with_reason_code(tmp_path: Path) -> None:

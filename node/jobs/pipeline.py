@@ -32,7 +32,7 @@ from node.config import NodeConfig
 from node.errors import LipoNodeError
 from node.jobs.errors import StageNotRegistered
 from node.jobs.jobdb import JobDB
-from node.jobs.model import JobResult, JobState
+from node.jobs.model import ORDER, JobResult, JobState
 from node.select.index import StudyIndex
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,20 @@ class Pipeline:
     """Ordered stages; each must move the job forward along :data:`node.jobs.model.ORDER`."""
 
     stages: tuple[Stage, ...]
+
+    def __post_init__(self) -> None:
+        """Valid once constructed: states along ORDER, never backwards, names unique."""
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"pipeline names a stage twice: {names}")
+        index = -1
+        for stage in self.stages:
+            if stage.reaches not in ORDER:
+                raise ValueError(f"stage {stage.name} reaches {stage.reaches}, not a forward state")
+            if ORDER.index(stage.reaches) < index:
+                raise ValueError(f"stage {stage.name} would move the job backwards "
+                                 f"(to {stage.reaches}); order the stages along {list(ORDER)}")
+            index = ORDER.index(stage.reaches)
 
     @classmethod
     def from_names(cls, names: list[str]) -> Pipeline:
