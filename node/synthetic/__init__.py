@@ -11,13 +11,18 @@ Public API:
 from node.synthetic.cohort import GENERATOR_VERSION, generate_cohort
 from node.synthetic.draws import CaseDraw, draw_case
 from node.synthetic.profiles import PROFILES, Profile, get_profile
+from node.synthetic.study import SeriesInfo, StudyResult, StudySpec, generate_study
 
 __all__ = [
     "GENERATOR_VERSION",
     "PROFILES",
     "CaseDraw",
     "Profile",
+    "SeriesInfo",
+    "StudyResult",
+    "StudySpec",
     "draw_case",
     "generate_cohort",
+    "generate_study",
     "get_profile",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numexpr as ne
 import numpy as np
 
 from node.synthetic.draws import CaseDraw
@@ -177,16 +178,18 @@ def label_points(ph: Phantom, p: np.ndarray) -> np.ndarray:
     b = ph.body
     shape = p.shape[:-1]
     p = p.reshape(-1, 3)
-    x, y, z = p[:, 0], p[:, 1], p[:, 2]
-    scale = 1 + b.taper * z / 100
-    rad = np.sqrt(x * x + y * y) + np.float32(1e-6)
-    c1, s1 = x / rad, y / rad
-    c2, s2 = 2 * c1 * c1 - 1, 2 * c1 * s1
-    c3, s3 = c1 * (4 * c1 * c1 - 3), s1 * (3 - 4 * s1 * s1)
+    x, y, z = (np.ascontiguousarray(p[:, i]) for i in range(3))
     a2, p2, a3, p3 = b.contour
-    cont = 1 + a2 * (c2 * math.cos(p2) - s2 * math.sin(p2)) + a3 * (c3 * math.cos(p3) - s3 * math.sin(p3))
-    rn = np.sqrt((x / (b.ax * scale)) ** 2 + (y / (b.ay * scale)) ** 2) / cont
-    d_body = rad * (1 / np.maximum(rn, 1e-6) - 1)  # ray distance to the skin surface, > 0 inside
+    consts = {"k2c": a2 * math.cos(p2), "k2s": a2 * math.sin(p2), "k3c": a3 * math.cos(p3),
+              "k3s": a3 * math.sin(p3), "iax": 1 / b.ax, "iay": 1 / b.ay, "tp": b.taper / 100}
+    rad = ne.evaluate("sqrt(x * x + y * y) + 1e-6")
+    # contour harmonics cos(n theta + phase) from c = x/r, s = y/r; rn = normalised radius
+    d_body = ne.evaluate(
+        "rad * ((1 + k2c * (2 * (x / rad) ** 2 - 1) - k2s * (2 * x * y / rad ** 2)"
+        " + k3c * ((x / rad) * (4 * (x / rad) ** 2 - 3)) - k3s * ((y / rad) * (3 - 4 * (y / rad) ** 2)))"
+        " / sqrt((x * iax / (1 + tp * z)) ** 2 + (y * iay / (1 + tp * z)) ** 2 + 1e-12) - 1)",
+        local_dict={"x": x, "y": y, "z": z, "rad": rad, **consts}).astype(np.float32)
+    c1, s1 = x / rad, y / rad
     lab = np.zeros(p.shape[0], dtype=np.uint8)
     d_surf = d_body
     tumour_d: list[np.ndarray] = []
@@ -208,9 +211,12 @@ def label_points(ph: Phantom, p: np.ndarray) -> np.ndarray:
     mi = np.flatnonzero(muscle)
     f1, f2, f3, g1, g2, g3, q1, q2, q3 = b.streak
     xm, ym, zm = x[mi], y[mi], z[mi]
-    h = (np.sin(f1 * xm + g1 * ym * 0.3 + 0.04 * zm + q1) + np.sin(f2 * ym + g2 * xm * 0.3 - 0.03 * zm + q2)
-         + np.sin(f3 * (xm + ym) * 0.7 + g3 * 0.02 * zm + q3)
-         + 0.9 * np.sin(0.061 * xm - 0.047 * ym + 0.01 * zm + q1 + q2))  # breaks the lattice
+    h = ne.evaluate(  # the last term breaks the lattice
+        "sin(f1 * xm + g1 * ym * 0.3 + 0.04 * zm + q1) + sin(f2 * ym + g2 * xm * 0.3 - 0.03 * zm + q2)"
+        " + sin(f3 * (xm + ym) * 0.7 + g3 * 0.02 * zm + q3)"
+        " + 0.9 * sin(0.061 * xm - 0.047 * ym + 0.01 * zm + q12)",
+        local_dict={"xm": xm, "ym": ym, "zm": zm, "f1": f1, "f2": f2, "f3": f3, "g1": g1, "g2": g2,
+                    "g3": g3, "q1": q1, "q2": q2, "q3": q3, "q12": q1 + q2})
     msub = np.where(h > b.streak_thr, np.uint8(Tissue.im_fat), np.uint8(Tissue.muscle))
     for a in b.septa_angles:
         ca, sa = math.cos(a), math.sin(a)

@@ -48,7 +48,7 @@ def _item(**kw: object) -> Sequence:
 
 def frame_type(s: SeriesData) -> list[str]:
     if s.derived:
-        return ["DERIVED", "SECONDARY", "VOLUME", "RESAMPLED"]
+        return ["DERIVED", "PRIMARY", "VOLUME", "RESAMPLED"]  # value 2 is PRIMARY only (C.8.13.1.1.1)
     flavor = {Role.localizer: "LOCALIZER", Role.t1_fs_post: "POST_CONTRAST"}.get(s.role, "VOLUME")
     return ["ORIGINAL", "PRIMARY", flavor, "NONE"]
 
@@ -76,6 +76,10 @@ def _shared(s: SeriesData, ctx: StudyContext, same_orientation: bool) -> Dataset
         ComplexImageComponent="MAGNITUDE",
         AcquisitionContrast=s.acquisition_contrast,
     )
+    if s.contrast_agent:
+        g.ContrastBolusUsageSequence = _item(
+            ContrastBolusAgentNumber=1, ContrastBolusAgentAdministered="YES", ContrastBolusAgentDetected="NO"
+        )
     if s.derived:
         return g
     rows, cols = f0.pixels.shape
@@ -128,10 +132,6 @@ def _shared(s: SeriesData, ctx: StudyContext, same_orientation: bool) -> Dataset
     )
     g.MRAveragesSequence = _item(NumberOfAverages="1")
     g.MRSpatialSaturationSequence = Sequence()
-    if s.contrast_agent:
-        g.ContrastBolusUsageSequence = _item(
-            ContrastBolusAgentNumber=1, ContrastBolusAgentAdministered="YES", ContrastBolusAgentDetected="NO"
-        )
     return g
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numexpr as ne
 import numpy as np
 
 from node.synthetic.draws import CaseDraw
@@ -67,13 +68,16 @@ class Tumour:
         if not sel.any():
             return out
         vs = v[sel]
-        u = vs / np.asarray(self.semi, dtype=np.float32)
-        q = np.maximum(np.linalg.norm(u, axis=-1), 1e-6)
-        d = u / q[:, None]
-        s = np.ones_like(q)
-        for wx, wy, wz, amp, ph in self.lobes:
-            s += amp * np.cos(d[:, 0] * wx + d[:, 1] * wy + d[:, 2] * wz + ph)
-        out[sel] = np.linalg.norm(vs, axis=-1) * (s / q - 1)
+        env = {"v0": np.ascontiguousarray(vs[:, 0]), "v1": np.ascontiguousarray(vs[:, 1]),
+               "v2": np.ascontiguousarray(vs[:, 2]),
+               "ia": 1 / self.semi[0], "ib": 1 / self.semi[1], "ic": 1 / self.semi[2]}
+        q = ne.evaluate("sqrt((v0 * ia) ** 2 + (v1 * ib) ** 2 + (v2 * ic) ** 2) + 1e-6", local_dict=env)
+        env["q"] = q
+        # surface radius s(d) = 1 + sum amp cos(w . d + phase), d = u / q the unit direction
+        terms = " + ".join(
+            f"{amp!r} * cos(({wx!r} * v0 * ia + {wy!r} * v1 * ib + {wz!r} * v2 * ic) / q + {ph!r})"
+            for wx, wy, wz, amp, ph in self.lobes) or "0"
+        out[sel] = ne.evaluate(f"sqrt(v0 ** 2 + v1 ** 2 + v2 ** 2) * ((1 + {terms}) / q - 1)", local_dict=env)
         return out
 
     def paint(self, lab: np.ndarray, p: np.ndarray, d_t: np.ndarray) -> None:
