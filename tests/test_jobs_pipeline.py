@@ -138,6 +138,9 @@ def test_cli_run_prints_result_json_path(siemens_study: Path, tmp_path: Path,
     assert main(["jobs", "show", data["job_id"]]) == 0
     assert json.loads(capsys.readouterr().out) == data
     assert main(["jobs", "show", "jnothere"]) == 2  # named error, no traceback
+    assert main(["jobs", "reopen", data["job_id"], "--from", "select"]) == 0
+    assert "reopened in state received" in capsys.readouterr().out
+    assert main(["jobs", "reopen", "jnothere", "--from", "select"]) == 2
 
 
 def test_config_yaml_select_and_jobs_sections_equal_the_defaults() -> None:

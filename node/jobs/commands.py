@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("job_id")
     sp.add_argument("--config", default=argparse.SUPPRESS, help="config.yaml")
     sp.set_defaults(func=_show)
+    rp = jsub.add_parser("reopen", help="run a job again from a stage (after review or a fix)")
+    rp.add_argument("job_id")
+    rp.add_argument("--from", dest="redo_from", required=True, help="first stage to run again")
+    rp.add_argument("--done", nargs="*", default=[], help="stages to record as done without running")
+    rp.add_argument("--config", default=argparse.SUPPRESS, help="config.yaml")
+    rp.set_defaults(func=_reopen)
 
 
 def _cfg(args: argparse.Namespace, *, logs: bool = False) -> NodeConfig:
@@ -84,4 +90,13 @@ def _show(args: argparse.Namespace) -> int:
     if not path.is_file() or "/" in args.job_id:
         raise JobNotFound(f"no job {args.job_id!r} under {cfg.jobs_dir}")
     print(json.dumps(JobResult.from_file(path).model_dump(mode="json"), indent=2))
+    return 0
+
+
+def _reopen(args: argparse.Namespace) -> int:
+    from node.jobs.control import reopen_job
+
+    result = reopen_job(_cfg(args), args.job_id, args.redo_from, args.done)
+    print(f"{result.job_id} reopened in state {result.state.value}; "
+          f"completed: {', '.join(result.completed_stages) or '-'}")
     return 0

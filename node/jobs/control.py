@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from node.config import NodeConfig
-from node.jobs.errors import JobNotFound
+from node.jobs.errors import JobNotFound, StageNotRegistered
 from node.jobs.jobdb import JobDB
 from node.jobs.model import JobResult, JobState
 from node.jobs.pipeline import RESULT_FILE, Pipeline
@@ -25,7 +25,7 @@ def reopen_job(cfg: NodeConfig, job_id: str, redo_from: str, done: Sequence[str]
     pipeline = Pipeline.from_names(cfg.jobs.stages)
     names = [s.name for s in pipeline.stages]
     if redo_from not in names:
-        raise ValueError(f"{redo_from!r} is not a configured stage ({names})")
+        raise StageNotRegistered(f"{redo_from!r} is not a configured stage ({names})")
     path = cfg.jobs_dir / job_id / RESULT_FILE
     db = JobDB(cfg.db_path)
     try:
