@@ -37,10 +37,11 @@ def _read_classic(folder: Path) -> sitk.Image:
 def _enhanced_volume(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Frames sorted along the slice normal, and their positions."""
     ds = pydicom.dcmread(path)
-    iop = np.array(ds.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient, float)
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    iop = np.array(shared.PlaneOrientationSequence[0].ImageOrientationPatient, float)
     normal = np.cross(iop[:3], iop[3:])
-    ipp = np.array([f.PlanePositionSequence[0].ImagePositionPatient for f in ds.PerFrameFunctionalGroupsSequence],
-                   float)
+    frames = ds.PerFrameFunctionalGroupsSequence
+    ipp = np.array([f.PlanePositionSequence[0].ImagePositionPatient for f in frames], float)
     order = np.argsort(ipp @ normal)
     return ds.pixel_array[order], ipp[order]
 
