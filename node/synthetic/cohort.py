@@ -84,7 +84,8 @@ def case_seed(profile: str, seed: int, index: int) -> int:
 
 
 def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: bool = False,
-                    progress: bool = False, shard: tuple[int, int] | None = None) -> Path:
+                    progress: bool = False, shard: tuple[int, int] | None = None,
+                    max_matrix: int = 256) -> Path:
     """Write ``n`` patients of ``profile`` in WORC layout under ``out_dir``; returns labels.csv.
 
     Existing complete patient folders with the same seed are kept (restartable). ``shard``
@@ -110,7 +111,7 @@ def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: b
                 and (folder / "image.nii.gz").is_file():
             rows.append(label_row(patient, case, json.loads(truth.read_text())["volume_ml"]))
             continue
-        rc = render_t1_case(case)
+        rc = render_t1_case(case, max_matrix=max_matrix)
         _write_patient(folder, rc)
         if dicom:
             from node.synthetic.study import StudySpec, generate_study
