@@ -102,6 +102,12 @@ class JobResult(_Model):
     volume_ml: float | None = None
     alt_probability: float | None = None
     label: str | None = None
+    ood_score: float | None = Field(None, description="distance from the training features")
+    ood_flag: bool | None = Field(None, description="case unlike the training data: read P(ALT) with care")
+    diameter_mm: float | None = Field(None, description="longest axial diameter of the mask")
+    seg_method: str = Field("automatic", description="automatic | interactive | manual")
+    quality_score: str | None = Field(None, description="reviewer's score: excellent … incorrect")
+    amends: list[str] = Field(default_factory=list, description="SR/SEG UIDs this result supersedes")
     models: list[ModelRef] = Field(default_factory=list)
     seg_sop_instance_uid: str | None = None
     sr_sop_instance_uid: str | None = None

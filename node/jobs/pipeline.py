@@ -211,3 +211,5 @@ def execute_job(job_id: str, cfg: NodeConfig, pipeline: Pipeline) -> JobState:
 register_stage("select", JobState.SELECTED, "node.jobs.stages:select_stage")
 register_stage("segment", JobState.SEGMENTED, "node.segment.stage:segment_stage")
 register_stage("qc", JobState.QC, "node.qc.stage:qc_stage")
+register_stage("radiomics", JobState.FEATURES, "node.radiomics.stage:radiomics_stage")
+register_stage("classify", JobState.CLASSIFIED, "node.classify.stage:classify_stage")

@@ -1,0 +1,39 @@
+"""Job-pipeline stage ``classify``: P(ALT) and the out-of-distribution flag from the bundle."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from node.radiomics.features import FeatureVector
+
+if TYPE_CHECKING:
+    from node.classify.bundle import Bundle
+    from node.jobs.pipeline import JobContext
+
+DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "demo" / "classifier"
+
+
+@cache
+def _bundle(path: Path) -> Bundle:
+    from node.classify.bundle import load_bundle
+
+    return load_bundle(path)
+
+
+def classify_stage(ctx: JobContext) -> None:
+    """Raises ModelBundleMismatch when the features came from other extraction settings."""
+    from node.jobs.model import ModelRef
+
+    bundle = _bundle(Path(ctx.cfg.classify.bundle or DEMO_BUNDLE))
+    features = FeatureVector.from_file(ctx.job_dir / ctx.result.artefacts.get("features", "features.json"))
+    pred = bundle.predict(features, None)
+    ctx.result.alt_probability = round(pred.alt_probability, 4)
+    ctx.result.label = pred.label.value
+    ctx.result.ood_score = round(pred.ood_score, 4)
+    ctx.result.ood_flag = pred.ood_flag
+    if pred.ood_flag and "out_of_distribution" not in ctx.result.warnings:
+        ctx.result.warnings.append("out_of_distribution")
+    ctx.result.models = [m for m in ctx.result.models if m.role != "classifier"]
+    ctx.result.models.append(ModelRef(role="classifier", model_id=pred.model_id, version=pred.version))
