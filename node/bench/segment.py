@@ -29,19 +29,20 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--series", type=Path, nargs="*", default=None,
                    help="DICOM series folders (default: generate synthetic studies)")
     p.add_argument("--cases", type=int, default=3, help="synthetic studies to generate")
+    p.add_argument("--max-matrix", type=int, default=256, help="in-plane matrix of those studies")
     p.add_argument("--model", type=Path, default=None, help="model folder (default: config)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: config)")
     p.add_argument("--out", type=Path, default=Path("bench-segment.json"))
     p.set_defaults(func=_run)
 
 
-def _synthetic_series(root: Path, n: int) -> list[Path]:
+def _synthetic_series(root: Path, n: int, max_matrix: int) -> list[Path]:
     """T1 series folders of ``n`` freshly generated synthetic studies (seeds 9000+)."""
-    from node.synthetic import generate_study  # provided by the synthetic twin
+    from node.synthetic.study import StudySpec, generate_study
 
     folders = []
     for i in range(n):
-        study = generate_study(root / f"study{i}", seed=9000 + i)
+        study = generate_study(root / f"study{i}", StudySpec(seed=9000 + i, max_matrix=max_matrix))
         folders.append(Path(study.t1_series_dir))
     return folders
 
@@ -125,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
         cfg = cfg.model_copy(update={"torch_threads": args.threads})
     model = args.model or cfg.model_folder()
     with tempfile.TemporaryDirectory(prefix="bench-seg-") as tmp:
-        series = args.series or _synthetic_series(Path(tmp), args.cases)
+        series = args.series or _synthetic_series(Path(tmp), args.cases, args.max_matrix)
         result = run_bench(model, cfg, series)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k != "modes"}, indent=2))
