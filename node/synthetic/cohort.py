@@ -115,7 +115,7 @@ def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: b
         _write_patient(folder, rc)
         if dicom:
             from node.synthetic.study import StudySpec, generate_study
-            generate_study(folder / "dicom", StudySpec.from_case(case))
+            generate_study(folder / "dicom", StudySpec.from_case(case, prof.name, max_matrix))
         rows.append(label_row(patient, case, rc.volume_ml))
         if progress:
             print(f"{patient} {case.label.value} {rc.volume_ml:.0f} ml", flush=True)

@@ -54,9 +54,11 @@ class StudySpec:
             raise ValueError(f"max_matrix {self.max_matrix} outside 64..1024")
 
     @classmethod
-    def from_case(cls, case: CaseDraw, profile: str = "train") -> StudySpec:
+    def from_case(cls, case: CaseDraw, profile: str = "train", max_matrix: int = 256) -> StudySpec:
+        """The study of a cohort patient (same seed and profile, so the same draw)."""
         return cls(seed=case.seed, vendor=case.vendor, enhanced=case.enhanced, label=case.label,
-                   location=case.location, profile=profile, misleading=case.misleading)
+                   location=case.location, profile=profile, misleading=case.misleading,
+                   max_matrix=max_matrix)
 
 
 @dataclass(frozen=True)
