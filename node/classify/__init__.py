@@ -8,7 +8,24 @@ Public API::
                                                      #    ood_score, ood_flag, model_id, version)
 """
 
-from node.classify.bundle import Bundle, Manifest, Prediction, load_bundle
-from node.classify.data import Label, ModelKind
+import importlib
+from typing import Any
 
-__all__ = ["Bundle", "Label", "Manifest", "ModelKind", "Prediction", "load_bundle"]
+# Lazy exports (PEP 562): ``node.config`` imports this package's ``config`` module, and every
+# CLI start would otherwise pay for scikit-learn / pyradiomics imports it does not use.
+_EXPORTS = {
+    "Bundle": "bundle",
+    "Manifest": "bundle",
+    "Prediction": "bundle",
+    "load_bundle": "bundle",
+    "Label": "data",
+    "ModelKind": "data",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"node.classify.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'node.classify' has no attribute {name!r}")

@@ -6,14 +6,25 @@ Public API::
     fv = extract(image, mask, load_settings())      # SimpleITK images -> FeatureVector
 """
 
-from node.radiomics.features import (
-    FeatureExtractionError,
-    FeatureVector,
-    extract,
-    extract_files,
-    feature_group,
-)
-from node.radiomics.settings import ExtractionSettings, load_settings
+import importlib
+from typing import Any
 
-__all__ = ["ExtractionSettings", "FeatureExtractionError", "FeatureVector", "extract",
-           "extract_files", "feature_group", "load_settings"]
+# Lazy exports (PEP 562): ``node.config`` imports this package's ``config`` module, and every
+# CLI start would otherwise pay for scikit-learn / pyradiomics imports it does not use.
+_EXPORTS = {
+    "FeatureExtractionError": "features",
+    "FeatureVector": "features",
+    "extract": "features",
+    "extract_files": "features",
+    "feature_group": "features",
+    "ExtractionSettings": "settings",
+    "load_settings": "settings",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"node.radiomics.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'node.radiomics' has no attribute {name!r}")
