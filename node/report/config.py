@@ -1,7 +1,16 @@
 """Configuration section ``report`` (see config.yaml)."""
 
-from pydantic import BaseModel, ConfigDict
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ReportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    templates_file: Path | None = Field(
+        None, description="DICOM templates JSON; null = dicom_templates/lipo_node_v1.json"
+    )
+    mark_final: bool = Field(
+        False, description="SR Completion/Verification: false = PARTIAL/UNVERIFIED (decision support)"
+    )

@@ -1,0 +1,70 @@
+"""Build SEG + SR for one job and write them durably into the job folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pydicom
+
+from node.errors import ReportError
+from node.report.inputs import ReportInputs, ReportOutput
+from node.report.seg import build_seg, check_source, sort_source
+from node.report.sr import build_sr as _build_sr
+from node.report.sr import headline
+from node.report.templates import Templates, load_templates
+from node.report.uids import result_uids
+
+REPORT_DIR = "report"
+
+
+def load_source(folder: str | Path) -> list[pydicom.Dataset]:
+    """Read every DICOM file of one series folder, ordered as :func:`sort_source` does."""
+    paths = sorted(p for p in Path(folder).iterdir() if p.is_file())
+    if not paths:
+        raise ReportError(f"no files in source folder {folder}")
+    return sort_source([pydicom.dcmread(p) for p in paths])
+
+
+def _write_atomic(ds: pydicom.Dataset, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    ds.save_as(tmp, enforce_file_format=True)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_report(job_dir: str | Path, source: Sequence[pydicom.Dataset], mask: np.ndarray,
+                 info: ReportInputs, templates: Templates | None = None, *,
+                 mark_final: bool = False) -> ReportOutput:
+    """Build (all checks first), then write ``report/seg-<uid>.dcm`` and ``report/sr-<uid>.dcm``.
+
+    ``source``/``mask`` follow the frame order documented in :mod:`node.report.seg`. Same
+    inputs give the same UIDs and file names, so re-running overwrites with equal content; an
+    amended result (``info.amended_from``) gets new files next to the superseded ones.
+    """
+    tpl = templates or load_templates()
+    src = list(source)
+    check_source(src, mask)
+    uids = result_uids(src[0].SeriesInstanceUID, mask, info, tpl.template_version)
+    text = headline(info, tpl)
+    amended = tpl.descriptions.amended_prefix if info.amended_from else ""
+    seg = build_seg(src, mask, info, tpl, uids, description=amended + tpl.descriptions.seg_series,
+                    headline=text)
+    sr = _build_sr(src, seg, info, tpl, uids, mark_final=mark_final)
+    out = Path(job_dir) / REPORT_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    seg_path = out / f"seg-{uids.seg_instance}.dcm"
+    sr_path = out / f"sr-{uids.sr_instance}.dcm"
+    _write_atomic(seg, seg_path)
+    _write_atomic(sr, sr_path)
+    return ReportOutput(seg_path=seg_path, sr_path=sr_path, study_uid=str(src[0].StudyInstanceUID),
+                        seg_uid=uids.seg_instance, seg_series_uid=uids.seg_series,
+                        sr_uid=uids.sr_instance, sr_series_uid=uids.sr_series, headline=text)
