@@ -7,12 +7,29 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class JobsConfig(BaseModel):
+class CeleryConfig(BaseModel):
+    """``jobs.celery``: used only when ``jobs.runner: celery`` (node.jobs.celery_runner)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    broker_url: str = Field("redis://127.0.0.1:6379/0", description="Redis broker (kombu URL)")
+    result_backend: str = Field(
+        "redis://127.0.0.1:6379/1", description="where stage tasks report (serve follows chains)"
+    )
+    stage_queues: dict[str, str] = Field(
+        default_factory=lambda: {"segment": "gpu", "interactive": "gpu"},
+        description="stage name → queue; stages not listed go to default_queue",
+    )
+    default_queue: str = Field("cpu", description="queue of every stage not in stage_queues")
+    visibility_timeout_s: int = Field(
+        3600, ge=60, description="a stage not acknowledged this long after a worker host died is "
+        "redelivered: keep it above the longest stage",
+    )
 
     runner: Literal["local", "celery"] = Field(
         "local", description="local: worker processes inside `serve`; celery: Redis-brokered workers"
     )
+    celery: CeleryConfig = Field(default_factory=CeleryConfig)
     workers: int = Field(2, ge=1, le=64, description="worker processes of the local runner")
     start_method: Literal["spawn", "forkserver", "fork"] = Field(
         "forkserver", description="multiprocessing start method; forkserver and spawn are safe "
