@@ -26,6 +26,10 @@ class CeleryConfig(BaseModel):
         "redelivered: keep it above the longest stage",
     )
 
+
+class JobsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     runner: Literal["local", "celery"] = Field(
         "local", description="local: worker processes inside `serve`; celery: Redis-brokered workers"
     )
