@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from node.classify import card
+from node.classify.bundle import Bundle
 from node.classify.config import ClassifyConfig
 from node.classify.data import ModelKind
 from node.classify.train import cohort_matrix, cross_validate, default_version, train_bundle
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cohorts", type=Path, default=Path("/work/cohorts"))
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1]
                     / "models" / "demo" / "classifier")
+    ap.add_argument("--results", type=Path, default=None,
+                    help="where <profile>/features.csv and predictions_*.csv go "
+                    "(default: --cohorts)")
     ap.add_argument("--cache", type=Path, default=Path("var/radiomics_cache"))
     ap.add_argument("--n-workflows", type=int, default=200)
     ap.add_argument("--top-k", type=int, default=20)
@@ -43,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--kinds", nargs="*", default=[k.value for k in ModelKind])
     args = ap.parse_args(argv)
+    results_root = args.results or args.cohorts
 
     settings = load_settings()
     feats: dict[str, pd.DataFrame] = {}
@@ -52,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skip {prof}: no labels.csv", file=sys.stderr)
             continue
         df = extract_cohort(root, settings, n_jobs=args.n_jobs, cache_dir=args.cache)
-        write_features_csv(df, root / "features.csv", settings.settings_hash)
+        (results_root / prof).mkdir(parents=True, exist_ok=True)
+        write_features_csv(df, results_root / prof / "features.csv", settings.settings_hash)
         feats[prof] = df
     if "train" not in feats:
         print("no train cohort", file=sys.stderr)
@@ -82,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             flags = ood > bundle.manifest.ood_threshold
             pd.DataFrame({"Patient": lab.index, "label": lab["label"].to_numpy(),
                           "prob": prob, "ood_score": ood, "ood_flag": flags}).to_csv(
-                args.cohorts / prof / f"predictions_{kind.value}.csv", index=False)
+                results_root / prof / f"predictions_{kind.value}.csv", index=False)
             name = f"{prof} (out-of-fold)" if prof == "train" else prof
             ok = np.isfinite(prob)
             rows.append(card.evaluate(name, yp[ok], prob[ok], flags[ok]))
@@ -92,17 +98,24 @@ def main(argv: list[str] | None = None) -> int:
                           "cohorts": [r.__dict__ for r in rows]}), flush=True)
         if kind is ModelKind.RADIOMICS:
             main_bundle = bundle
-    if main_bundle is not None:
-        main_bundle.save(args.out)
-        repro = (f"python -m node.classify.demo --n-workflows {args.n_workflows} --top-k "
-                 f"{args.top_k} --cv-repeats {args.cv_repeats} --cv-workflows "
-                 f"{args.cv_workflows} --other-workflows {args.other_workflows} "
-                 f"--n-jobs {args.n_jobs}")
-        missing = [p for p in PROFILES if p not in feats]
-        notes = (f"Profiles missing when this bundle was built: {', '.join(missing)}."
-                 if missing else "")
-        card.write(args.out / "MODEL_CARD.md", card.render(main_bundle, results, repro, notes))
+            main_bundle.save(args.out)
+        if main_bundle is not None:  # card rewritten after every kind: partial runs still useful
+            _write_card(args, main_bundle, results, feats)
     return 0
+
+
+def _write_card(args: argparse.Namespace, bundle: Bundle,
+                results: dict[str, list[card.CohortResult]], feats: dict[str, pd.DataFrame]
+                ) -> None:
+    repro = (f"python -m node.classify.demo --cohorts {args.cohorts} --n-workflows "
+             f"{args.n_workflows} --top-k {args.top_k} --cv-repeats {args.cv_repeats} "
+             f"--cv-workflows {args.cv_workflows} --other-workflows {args.other_workflows} "
+             f"--n-jobs {args.n_jobs}")
+    missing = [p for p in PROFILES if p not in feats]
+    partial = {p: len(df) for p, df in feats.items()}
+    notes = (f"Profiles missing when this card was written: {', '.join(missing)}. "
+             if missing else "") + f"Cases per profile used: {partial}."
+    card.write(args.out / "MODEL_CARD.md", card.render(bundle, results, repro, notes))
 
 
 if __name__ == "__main__":
