@@ -113,3 +113,14 @@ def test_ensemble_beats_default_random_forest_on_synthetic_train_cohort() -> Non
     ens, rf = _ensemble_vs_rf(n_outer=5, n_workflows=100, top_k=20, n_splits=5,
                               data=(X, y, groups_of(list(feats.columns))))
     assert ens > rf, (ens, rf)
+
+
+def test_rank_auc_and_bootstrap_match_sklearn() -> None:
+    from node.classify.card import auc_fast, bootstrap_auc
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 150)
+    p = np.round(rng.random(150) + 0.4 * y, 1)  # rounded: ties must count half
+    assert auc_fast(y.astype(float), p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    auc, lo, hi = bootstrap_auc(y, p, n_boot=2000)
+    assert lo < auc < hi and hi - lo < 0.25
