@@ -1,4 +1,4 @@
-"""Sub-commands ``serve``, ``run`` and ``jobs list|show`` (thin: parse, load config, call)."""
+"""Sub-commands ``serve``, ``run``, ``worker`` and ``jobs list|show|reopen`` (thin: parse, load config, call)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="data folder for the job (database + jobs/); default: config's data_dir")
     p.add_argument("--config", default=argparse.SUPPRESS, help="config.yaml")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("worker", help="Celery worker running job stages (jobs.runner: celery)")
+    p.add_argument("--queues", default=None,
+                   help="comma-separated queues, e.g. gpu or cpu (default: all the pipeline uses)")
+    p.add_argument("--concurrency", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--include", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first (a site's own register_stage calls); repeatable")
+    p.add_argument("--config", default=argparse.SUPPRESS, help="config.yaml")
+    p.set_defaults(func=_worker)
 
     p = sub.add_parser("jobs", help="list jobs or show one job's result.json")
     jsub = p.add_subparsers(dest="jobs_command", required=True)
@@ -57,6 +66,13 @@ def _serve(args: argparse.Namespace) -> int:
     from node.jobs.service import serve
 
     return serve(_cfg(args, logs=True))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from node.jobs.worker import run_worker
+
+    queues = [q.strip() for q in args.queues.split(",")] if args.queues else None
+    return run_worker(_cfg(args, logs=True), queues, args.concurrency, args.include)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -31,15 +31,18 @@ def serve(cfg: NodeConfig, stop: threading.Event | None = None) -> int:
     from node.store import Store
     from node.worklist.app import create_app
 
-    if cfg.jobs.runner != "local":
-        raise LipoNodeError(f"jobs.runner {cfg.jobs.runner!r}: only 'local' runs inside serve")
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     pipeline = Pipeline.from_names(cfg.jobs.stages)
     store = Store(cfg.db_path, cfg.spool_dir, cfg.store)
-    runner = LocalRunner(cfg, pipeline, store)
+    if cfg.jobs.runner == "celery":  # stages run on `lipo-node worker` processes
+        from node.jobs.celery_runner import CeleryRunner
+
+        runner: LocalRunner = CeleryRunner(cfg, pipeline, store)
+    else:
+        runner = LocalRunner(cfg, pipeline, store)
     scp = web = web_thread = None
     try:
         scp = start_scp(cfg.receive, store, on_stored=runner.wake)
