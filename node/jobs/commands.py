@@ -1,4 +1,4 @@
-"""Sub-commands ``serve``, ``run``, ``worker`` and ``jobs list|show|reopen`` (thin: parse, load config, call)."""
+"""Sub-commands ``serve``, ``run``, ``worker`` and ``jobs list|show|reopen`` (thin: parse, call)."""
 
 from __future__ import annotations
 
