@@ -13,7 +13,7 @@ import SimpleITK as sitk  # noqa: N813
 
 from node.qc.checks import QcCode, QcResult, QcStatus, run_qc
 from node.qc.config import QcConfig
-from node.segment.config import SegmentConfig
+from node.segment.config import DevicePolicy, SegmentConfig
 from node.segment.geometry import Mask, array_on_grid, read_series
 from node.segment.nnunet import Segmenter, dice
 from node.synthetic.study import StudySpec, generate_study
@@ -25,7 +25,7 @@ FRESH_SEEDS = (424201, 424202, 424203, 424204)  # not in any cohort (cohort seed
 def segmenter() -> Segmenter:
     cfg = SegmentConfig()
     assert (cfg.model_folder() / "fold_0" / "checkpoint_final.pth").is_file(), "demo model missing"
-    return Segmenter(cfg.model_folder(), cfg.model_copy(update={"device": "cpu"}))
+    return Segmenter(cfg.model_folder(), cfg.model_copy(update={"device": DevicePolicy.CPU}))
 
 
 def _segment(segmenter: Segmenter, out: Path, spec: StudySpec) -> tuple[Mask, np.ndarray]:

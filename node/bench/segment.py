@@ -93,10 +93,12 @@ def run_bench(model: Path, cfg: Any, series: list[Path]) -> dict[str, Any]:
     """Time both modes, each in a fresh process (separate peak RSS)."""
     import torch
 
+    from node.segment.config import DevicePolicy
+
     ctx = multiprocessing.get_context("spawn")
     modes = {}
     for name, tta in (("no_tta", False), ("tta", True)):
-        mode_cfg = cfg.model_copy(update={"use_mirroring": tta, "device": "cpu"})
+        mode_cfg = cfg.model_copy(update={"use_mirroring": tta, "device": DevicePolicy.CPU})
         with ctx.Pool(1) as pool:
             modes[name] = pool.apply(_time_mode, (str(model), mode_cfg.model_dump_json(),
                                                   [str(s) for s in series]))

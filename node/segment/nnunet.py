@@ -48,6 +48,7 @@ def choose_device(policy: DevicePolicy) -> str:
     """``cuda`` when asked for or (``auto``) available, else ``cpu``; decided at run time."""
     import torch
 
+    policy = DevicePolicy(policy)  # also accept the plain string
     if policy is DevicePolicy.CUDA:
         if not torch.cuda.is_available():
             raise SegmentationError("segment.device is 'cuda' but no CUDA device is available")
