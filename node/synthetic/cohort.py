@@ -85,12 +85,15 @@ def case_seed(profile: str, seed: int, index: int) -> int:
 
 def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: bool = False,
                     progress: bool = False, shard: tuple[int, int] | None = None,
-                    max_matrix: int = 256) -> Path:
+                    max_matrix: int = 256, claim: bool = False) -> Path:
     """Write ``n`` patients of ``profile`` in WORC layout under ``out_dir``; returns labels.csv.
 
     Existing complete patient folders with the same seed are kept (restartable). ``shard``
     (i, k) renders only patients with index % k == i and does not write labels.csv, so k
     processes can share the work; a final run without ``shard`` then only writes the table.
+    ``claim`` makes concurrent workers take patients first come, first served: a worker renders
+    a patient only after creating ``.<Patient>.claim`` (``mkdir`` is atomic), and then writes no
+    labels.csv either.
     """
     if shard is not None and not 0 <= shard[0] < shard[1]:
         raise ValueError(f"shard {shard} must be (i, k) with 0 <= i < k")
@@ -111,8 +114,16 @@ def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: b
                 and (folder / "image.nii.gz").is_file():
             rows.append(label_row(patient, case, json.loads(truth.read_text())["volume_ml"]))
             continue
+        lock = out_dir / f".{patient}.claim"
+        if claim:
+            try:
+                lock.mkdir()
+            except FileExistsError:
+                continue
         rc = render_t1_case(case, max_matrix=max_matrix)
         _write_patient(folder, rc)
+        if claim:
+            lock.rmdir()
         if dicom:
             from node.synthetic.study import StudySpec, generate_study
             generate_study(folder / "dicom", StudySpec.from_case(case, prof.name, max_matrix))
@@ -120,7 +131,7 @@ def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: b
         if progress:
             print(f"{patient} {case.label.value} {rc.volume_ml:.0f} ml", flush=True)
     labels = out_dir / "labels.csv"
-    if shard is not None:
+    if shard is not None or claim:
         return labels
     tmp = labels.with_suffix(".csv.partial")
     with tmp.open("w", newline="") as fh:

@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--quiet", action="store_true")
     c.add_argument("--shard", default=None, metavar="I/K",
                    help="render only patients with index %% K == I (parallel workers; no labels.csv)")
+    c.add_argument("--claim", action="store_true",
+                   help="take patients first come, first served with other --claim workers (no labels.csv)")
     c.set_defaults(func=_cohort)
 
     s = ssub.add_parser("study", help="one multi-series DICOM study with ground truth")
@@ -46,7 +48,7 @@ def _cohort(args: argparse.Namespace) -> int:
     n = args.n if args.n is not None else get_profile(args.profile).n
     shard = tuple(int(v) for v in args.shard.split("/")) if args.shard else None
     labels = generate_cohort(args.profile, n, args.out, seed=args.seed, dicom=args.dicom,
-                             progress=not args.quiet, shard=shard)
+                             progress=not args.quiet, shard=shard, claim=args.claim)
     print(labels)
     return 0
 
