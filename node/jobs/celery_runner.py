@@ -89,11 +89,11 @@ class CeleryRunner(LocalRunner):
                 if not res.ready():
                     self._chains[job_id] = task_id
                     break
-                value = res.result if res.successful() else None
-                res.forget()
-                nxt = value.get("next") if isinstance(value, dict) else None
-                if not res.successful():
-                    log.error("job %s: stage task %s failed: %r", job_id, task_id, res.result)
+                ok, value = res.successful(), res.result
+                res.forget()  # followed: the backend need not keep it
+                nxt = value.get("next") if ok and isinstance(value, dict) else None
+                if not ok:
+                    log.error("job %s: stage task %s failed: %r", job_id, task_id, value)
                 if not nxt:
                     del self._chains[job_id]
                     break
