@@ -1,0 +1,118 @@
+"""SEG + SR for classic and Enhanced MR sources in three planes pass the field's validators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+from report_helpers import dciodvfy, dcmqi_mask, dsrdump, inputs, source_and_mask, tid1500
+
+from node.report import write_report
+from node.synthetic.study import StudySpec, generate_study
+
+SIEMENS_SAG = "3_t1_fl2d_sag"
+
+
+@pytest.fixture(scope="module")
+def synth_studies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One synthetic study as classic and as Enhanced MR: axial T1 (S0002), coronal STIR (S0003)."""
+    root = tmp_path_factory.mktemp("synth")
+    out: dict[str, Path] = {}
+    for enhanced in (False, True):
+        spec = StudySpec(seed=3, enhanced=enhanced, max_matrix=64)
+        res = generate_study(root / f"enh{int(enhanced)}", spec)
+        assert res.meta["t1_plane"] == "axial"
+        kind = "enhanced" if enhanced else "classic"
+        out[f"{kind}-axial"] = res.study_dir / "S0002"
+        out[f"{kind}-coronal"] = res.study_dir / "S0003"
+    return out
+
+
+CASES = ["classic-axial", "classic-coronal", "enhanced-axial", "enhanced-coronal", "siemens-sagittal"]
+
+
+def _folder(case: str, synth: dict[str, Path], siemens: Path) -> Path:
+    return siemens / SIEMENS_SAG if case == "siemens-sagittal" else synth[case]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_seg_and_sr_pass_dciodvfy_dsrdump_and_dcmqi(
+    case: str, synth_studies: dict[str, Path], siemens_study: Path, tmp_path: Path
+) -> None:
+    src, mask = source_and_mask(_folder(case, synth_studies, siemens_study))
+    out = write_report(tmp_path / "job", src, mask, inputs())
+
+    for path in (out.seg_path, out.sr_path):
+        v = dciodvfy(path)
+        assert v.errors == [], f"{case} {path.name}: {v.errors}"
+
+    # dcmqi rebuilds exactly our mask, frame for frame
+    assert np.array_equal(dcmqi_mask(out.seg_path, tmp_path / "dcmqi"), mask)
+
+    dump = dsrdump(out.sr_path)
+    assert "Probability of atypical lipomatous tumour" in dump
+    assert "(116676008,SCT,\"Associated morphology\")" not in dump  # it is the concept name ...
+    assert '"Associated morphology")=(ALT,99LIPONODE' in dump       # ... with the class as value
+    assert "Referenced Segment" in dump
+
+    meta = tid1500(out.sr_path, tmp_path / "tid")
+    items = meta["Measurements"][0]["measurementItems"]
+    palt = [i for i in items if i["quantity"]["CodeValue"] == "PALT"]
+    assert len(palt) == 1 and float(palt[0]["value"]) == pytest.approx(0.83)
+    assert palt[0]["units"]["CodeValue"] == "1"
+    vol = [i for i in items if i["quantity"]["CodeValue"] == "118565006"]
+    assert float(vol[0]["value"]) == pytest.approx(123.4) and vol[0]["units"]["CodeValue"] == "ml"
+    assert meta["Measurements"][0]["ReferencedSegment"] == 1
+    assert meta["Measurements"][0]["SourceSeriesForImageSegmentation"] == src[0].SeriesInstanceUID
+
+
+def test_seg_is_binary_uncompressed_with_per_frame_references(
+    synth_studies: dict[str, Path], tmp_path: Path
+) -> None:
+    src, mask = source_and_mask(synth_studies["classic-axial"])
+    out = write_report(tmp_path, src, mask, inputs())
+    seg = hd.seg.segread(out.seg_path)
+    assert seg.SegmentationType == "BINARY"
+    assert seg.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert int(seg.NumberOfFrames) == len(src)  # empty frames kept: aligned frame for frame
+    # each SEG frame names its source image; its pixels are our mask's frame of that image
+    index = {ds.SOPInstanceUID: i for i, ds in enumerate(src)}
+    pixels = seg.pixel_array.astype(bool)
+    seen = []
+    for f, frame in enumerate(seg.PerFrameFunctionalGroupsSequence):
+        ref = frame.DerivationImageSequence[0].SourceImageSequence[0]
+        j = index[ref.ReferencedSOPInstanceUID]
+        seen.append(j)
+        pos = frame.PlanePositionSequence[0].ImagePositionPatient
+        assert np.allclose([float(v) for v in pos], [float(v) for v in src[j].ImagePositionPatient])
+        assert np.array_equal(pixels[f], mask[j])
+    assert sorted(seen) == list(range(len(src)))
+    desc = seg.SegmentSequence[0]
+    assert desc.SegmentLabel == "Tumour"
+    assert desc.SegmentedPropertyCategoryCodeSequence[0].CodeValue == "49755003"
+    assert desc.SegmentedPropertyTypeCodeSequence[0].CodeValue == "108369006"
+    assert desc.AnatomicRegionSequence[0].CodeMeaning == "Thigh"  # BodyPartExamined THIGH
+    assert len(desc.RecommendedDisplayCIELabValue) == 3
+    assert desc.SegmentAlgorithmType == "AUTOMATIC"
+    assert desc.SegmentationAlgorithmIdentificationSequence[0].AlgorithmName
+    # IHE AIR: the node identifies itself as processing equipment
+    purposes = [e.PurposeOfReferenceCodeSequence[0].CodeValue for e in seg.ContributingEquipmentSequence]
+    assert "109102" in purposes
+
+
+def test_headline_is_in_sr_series_and_content_description(
+    synth_studies: dict[str, Path], tmp_path: Path
+) -> None:
+    src, mask = source_and_mask(synth_studies["enhanced-axial"])
+    out = write_report(tmp_path, src, mask, inputs(alt_probability=0.12, label="lipoma",
+                                                    seg_method="interactive", qc_status="reviewed"))
+    sr = pydicom.dcmread(out.sr_path)
+    assert sr.SeriesDescription == "P(ALT) 0.12 - lipoma likely, interactive-seg, QC reviewed"
+    assert sr.ContentDescription == sr.SeriesDescription == out.headline
+    assert len(sr.SeriesDescription) <= 64
+    seg = pydicom.dcmread(out.seg_path)
+    assert seg.ContentDescription == out.headline
+    assert seg.SegmentSequence[0].SegmentAlgorithmType == "SEMIAUTOMATIC"
