@@ -162,7 +162,7 @@ def test_cv_metrics_over_random_splits():
                    patients=test_idx)
     per_split = [roc_auc_score(y[te], s[te]) for _, te in splits]
     assert m.auc.value == pytest.approx(np.mean(per_split), abs=1e-12)
-    ref = corrected_t_interval(np.array(per_split), 120, 30)
+    ref = corrected_t_interval(np.array(per_split), 120, 30, bounds=(0.0, 1.0))
     assert (m.auc.low, m.auc.high) == pytest.approx((ref.low, ref.high), abs=1e-12)
     assert m.resamples == 100 and m.n == 150
 

@@ -50,9 +50,13 @@ class MetricSet:
     resamples: int
 
 
-def corrected_t_interval(values: np.ndarray, n_train: int, n_test: int,
-                         level: float = 0.95) -> Estimate:
-    """Mean of per-split ``values`` with the Nadeau-Bengio corrected resampled t interval."""
+def corrected_t_interval(values: np.ndarray, n_train: int, n_test: int, level: float = 0.95,
+                         bounds: tuple[float, float] | None = None) -> Estimate:
+    """Mean of per-split ``values`` with the Nadeau-Bengio corrected resampled t interval.
+
+    ``bounds`` clips the interval to the metric's range (AUC, BCA, sens, spec: (0, 1)); the
+    t interval itself is symmetric and can leave it for a mean near 1.
+    """
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     n = v.size
@@ -63,7 +67,10 @@ def corrected_t_interval(values: np.ndarray, n_train: int, n_test: int,
     mean = float(v.mean())
     sd = float(np.sqrt((1.0 / n + n_test / n_train) * v.var(ddof=1)))
     half = float(student_t.ppf(0.5 + level / 2.0, df=n - 1)) * sd
-    return Estimate(mean, mean - half, mean + half, level)
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Estimate(mean, low, high, level)
 
 
 def random_splits(y: np.ndarray, n_splits: int = 100, test_size: float = 0.2,
@@ -145,6 +152,6 @@ def cv_metrics(y: np.ndarray, scores: np.ndarray, decisions: np.ndarray, split: 
         if n_cases <= n_test:
             raise ValueError("give n_train, or the patients so it can be derived")
         n_train = n_cases - n_test
-    est = [corrected_t_interval(arr[:, j], n_train, n_test, level) for j in range(4)]
+    est = [corrected_t_interval(arr[:, j], n_train, n_test, level, (0.0, 1.0)) for j in range(4)]
     return MetricSet(*est, n=n_cases if n_cases > 0 else n_train + n_test, n_positive=n_pos,
                      method="cv-corrected-t", resamples=len(keys))
