@@ -84,3 +84,13 @@ def inputs(**kw: object) -> ReportInputs:
     )
     base.update(kw)
     return ReportInputs.model_validate(base)
+
+
+def make_result(job_dir: Path, source_folder: Path, **kw: object) -> tuple[Path, Path, ReportInputs]:
+    """Write one SEG + SR for ``source_folder`` (blob mask) and return their paths."""
+    from node.report import write_report
+
+    src, mask = source_and_mask(source_folder)
+    info = inputs(**kw)
+    out = write_report(job_dir, src, mask, info)
+    return out.seg_path, out.sr_path, info
