@@ -21,11 +21,11 @@ def _read_series(folder: Path) -> tuple[np.ndarray, pydicom.Dataset]:
     first = pydicom.dcmread(files[0])
     if len(files) == 1 and int(first.get("NumberOfFrames", 1)) > 1:
         return first.pixel_array, first
-    reader = sitk.ImageSeriesReader()
-    names = reader.GetGDCMSeriesFileNames(str(folder))
-    if len(names) != len(files):  # mixed orientations (localizer): plain instance order
+    iops = {tuple(pydicom.dcmread(p, stop_before_pixels=True).ImageOrientationPatient) for p in files}
+    if len(iops) > 1:  # a 3-plane localizer is no volume: plain instance order
         return np.stack([pydicom.dcmread(p).pixel_array for p in files]), first
-    reader.SetFileNames(names)
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
     return sitk.GetArrayFromImage(reader.Execute()), first
 
 
