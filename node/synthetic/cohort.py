@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,14 @@ def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: b
             rows.append(label_row(patient, case, json.loads(truth.read_text())["volume_ml"]))
             continue
         lock = out_dir / f".{patient}.claim"
+        if not claim:  # a claiming worker may still be writing this patient: wait (bounded)
+            for _ in range(300):
+                if not lock.exists():
+                    break
+                time.sleep(2.0)
+            if truth.is_file() and json.loads(truth.read_text()).get("seed") == case.seed:
+                rows.append(label_row(patient, case, json.loads(truth.read_text())["volume_ml"]))
+                continue
         if claim:
             try:
                 lock.mkdir()
