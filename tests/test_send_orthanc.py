@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import textwrap
 from pathlib import Path
@@ -13,7 +14,7 @@ from peers import Orthanc, free_port, running_orthanc
 from report_helpers import make_result
 
 from node.send import DicomDestination, DicomWebDestination, ItemState, Outbox, SendConfig, sender_for
-from node.send.outbox import _refs, outbox_counts
+from node.send.outbox import instance_refs, outbox_counts
 
 SAG = "3_t1_fl2d_sag"
 
@@ -45,7 +46,7 @@ def _read_back(o: Orthanc) -> dict[str, pydicom.Dataset]:
     out = {}
     with o.client() as c:
         for iid in c.get("/instances").json():
-            ds = pydicom.dcmread(__import__("io").BytesIO(c.get(f"/instances/{iid}/file").content))
+            ds = pydicom.dcmread(io.BytesIO(c.get(f"/instances/{iid}/file").content))
             out[ds.SOPInstanceUID] = ds
     return out
 
@@ -104,7 +105,7 @@ def test_crash_between_send_and_confirm_is_confirmed_not_resent(
     ob = _outbox(tmp_path, dest)
     item_id = ob.enqueue("job-1", files, "pacs")
     # the send happened, then the node died before confirming: row is 'sent'
-    sender_for(dest).send([Path(f) for f in files], _refs([Path(f) for f in files]))
+    sender_for(dest).send([Path(f) for f in files], instance_refs([Path(f) for f in files]))
     ob.conn.execute("UPDATE outbox SET state='sent' WHERE id=?", (item_id,))
     ob.close()
     for f in files:  # a resend would now fail: proves it is confirmed, not sent again

@@ -54,7 +54,7 @@ class ReportInputs(BaseModel):
     seg_method: SegMethod
     ood: bool
     volume_ml: float = Field(ge=0.0)
-    diameter_mm: float = Field(ge=0.0)
+    diameter_mm: float | None = Field(None, ge=0.0, description="None: the NUM is omitted")
     model_versions: dict[str, str] = Field(min_length=1)
     amended_from: PreviousResult | None = None
 

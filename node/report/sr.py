@@ -80,8 +80,9 @@ def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: 
     measurements = [
         hd.sr.Measurement(name=code(t.volume), value=round(info.volume_ml, 3),
                           unit=code(t.volume_unit), algorithm_id=algo),
-        hd.sr.Measurement(name=code(t.diameter), value=round(info.diameter_mm, 2),
-                          unit=code(t.diameter_unit), algorithm_id=algo),
+        *([hd.sr.Measurement(name=code(t.diameter), value=round(info.diameter_mm, 2),
+                             unit=code(t.diameter_unit), algorithm_id=algo)]
+          if info.diameter_mm is not None else []),
         hd.sr.Measurement(name=code(t.alt_probability), value=round(info.alt_probability, 4),
                           unit=code(t.alt_probability_unit), algorithm_id=algo),
     ]

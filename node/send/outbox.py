@@ -85,7 +85,7 @@ class DeliveryStatus(BaseModel):
     items: tuple[OutboxItem, ...]
 
 
-def _refs(files: Sequence[Path]) -> list[InstanceRef]:
+def instance_refs(files: Sequence[Path]) -> list[InstanceRef]:
     refs = []
     for f in files:
         try:
@@ -116,7 +116,7 @@ class Outbox:
         paths = [Path(f).resolve() for f in files]
         if not paths:
             raise DeliveryError(f"job {job_id}: nothing to enqueue")
-        refs = _refs(paths)
+        refs = instance_refs(paths)
         refs_json = json.dumps([r.__dict__ for r in refs], sort_keys=True)
         t = time.time() if now is None else now
         self.conn.execute(
@@ -135,12 +135,16 @@ class Outbox:
         return [self.enqueue(job_id, files, n) for n in names]
 
     # --- processing ------------------------------------------------------------------------
-    def process_due(self, now: float | None = None) -> list[OutboxItem]:
-        """Work every item whose ``next_at`` has come; returns the items after processing."""
+    def process_due(self, now: float | None = None, job_id: str | None = None) -> list[OutboxItem]:
+        """Work every item (of ``job_id``, if given) whose ``next_at`` has come; returns the
+        items after processing. Items in ``sent`` are confirmed before anything is resent."""
         t = time.time() if now is None else now
-        rows = self.conn.execute(
-            "SELECT id FROM outbox WHERE state IN (?, ?) AND next_at <= ? ORDER BY next_at, id",
-            (ItemState.PENDING.value, ItemState.SENT.value, t)).fetchall()
+        sql = "SELECT id FROM outbox WHERE state IN (?, ?) AND next_at <= ?"
+        args: list[object] = [ItemState.PENDING.value, ItemState.SENT.value, t]
+        if job_id is not None:
+            sql += " AND job_id = ?"
+            args.append(job_id)
+        rows = self.conn.execute(sql + " ORDER BY next_at, id", args).fetchall()
         return [self._process(int(r["id"]), t) for r in rows]
 
     def _process(self, item_id: int, now: float) -> OutboxItem:

@@ -1,0 +1,43 @@
+"""Job-pipeline stage ``send``: queue the job's SEG + SR in the outbox and work it.
+
+The job reaches ``delivered`` only when every destination confirmed every SOP Instance UID.
+Otherwise :class:`~node.errors.DeliveryError` (code ``delivery_failed``, retried by the
+runner); the outbox keeps its own backoff, so a retried stage only re-works items that are
+due. With no destination configured the result stays in the job folder and the delivery
+status says so.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from node.errors import DeliveryError
+from node.send.outbox import ItemState, Outbox
+
+if TYPE_CHECKING:
+    from node.jobs.pipeline import JobContext
+
+
+def send_stage(ctx: JobContext) -> None:
+    r = ctx.result
+    cfg = ctx.cfg.send
+    if not cfg.destinations:
+        r.delivery.status = "skipped"
+        r.delivery.detail = "no destinations configured (send.destinations)"
+        return
+    files = [ctx.job_dir / r.artefacts[k] for k in ("seg", "sr") if k in r.artefacts]
+    if len(files) != 2:
+        raise DeliveryError(f"job {ctx.job_id}: SEG/SR missing; run the report stage first")
+    outbox = Outbox(ctx.cfg.db_path, cfg)
+    try:
+        outbox.enqueue_default(ctx.job_id, files)
+        outbox.process_due(job_id=ctx.job_id)
+        status = outbox.status(ctx.job_id)
+    finally:
+        outbox.close()
+    r.delivery.destinations = sorted({i.destination for i in status.items})
+    r.delivery.status = status.overall.value if status.overall else None
+    errors = [f"{i.destination}: {i.last_error}" for i in status.items if i.last_error]
+    r.delivery.detail = "; ".join(errors)
+    if status.overall is not ItemState.DELIVERED:
+        raise DeliveryError(f"job {ctx.job_id}: delivery {r.delivery.status}: {r.delivery.detail}")
