@@ -24,6 +24,7 @@ class ModelRow:
     source: Source
     metrics: MetricSet
     delong: DelongResult | None   # this model vs the reference model (None for the reference)
+    n_missing: int = 0            # cases in the file without a prediction
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def evaluate_cohort(name: str, predictions: list[ModelPredictions],
         if ref is not None and p.model != reference:
             y, s_ref, s_other, _ = _paired(ref, flat[p.model])
             test = delong_test(y, s_ref, s_other)
-        rows.append(ModelRow(p.model, p.source, metrics, test))
+        rows.append(ModelRow(p.model, p.source, metrics, test, p.n_missing))
     rows.sort(key=lambda r: (r.model != reference, r.source is Source.READER, r.model))
     readers = [flat[p.model] for p in predictions if p.source is Source.READER]
     kappas = []

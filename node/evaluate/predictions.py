@@ -47,6 +47,7 @@ class ModelPredictions:
     scores: np.ndarray          # float
     decisions: np.ndarray       # bool
     split: np.ndarray | None    # CV iteration per row, None for a plain test set
+    n_missing: int = 0          # rows without a probability (e.g. never tested in CV), left out
 
     def per_patient(self) -> ModelPredictions:
         """One row per patient (mean score over CV iterations; majority call)."""
@@ -58,7 +59,8 @@ class ModelPredictions:
         dec = np.bincount(inv, self.decisions.astype(float)) / count >= 0.5
         y = np.zeros(uniq.size, dtype=int)
         y[inv] = self.y
-        return ModelPredictions(self.model, self.source, uniq, y, score, dec, None)
+        return ModelPredictions(self.model, self.source, uniq, y, score, dec, None,
+                                self.n_missing)
 
 
 def _label(value: str, where: str) -> int:
@@ -96,15 +98,22 @@ def read_predictions(path: Path | str, model: str | None = None, source: Source 
     out = []
     for name, items in groups.items():
         y, s, d, pid, split = [], [], [], [], []
+        missing = 0
         for line, row in items:
             where = f"{path}:{line}"
-            y.append(_label(row["label"], where))
+            label = _label(row["label"], where)
+            text = (row["prob"] or "").strip()
+            if text.lower() in ("", "nan", "na"):
+                missing += 1  # no prediction for this case: counted and reported, not scored
+                continue
             try:
-                s.append(float(row["prob"]))
+                prob = float(text)
             except ValueError as exc:
-                raise PredictionFileError(f"{where}: prob {row['prob']!r} is not a number") from exc
-            if not np.isfinite(s[-1]):
-                raise PredictionFileError(f"{where}: prob is not finite")
+                raise PredictionFileError(f"{where}: prob {text!r} is not a number") from exc
+            if not np.isfinite(prob):
+                raise PredictionFileError(f"{where}: prob is infinite")
+            y.append(label)
+            s.append(prob)
             dec = (row.get("decision") or "").strip()
             d.append(bool(_label(dec, where)) if dec else s[-1] >= threshold)
             pid.append(row["Patient"].strip())
@@ -114,5 +123,5 @@ def read_predictions(path: Path | str, model: str | None = None, source: Source 
             raise PredictionFileError(f"{path}: model {name}: some rows lack a split")
         out.append(ModelPredictions(name, source, np.array(pid), np.array(y, dtype=int),
                                     np.array(s, dtype=float), np.array(d, dtype=bool),
-                                    np.array(split) if has_split else None))
+                                    np.array(split) if has_split else None, missing))
     return out
