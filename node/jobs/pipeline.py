@@ -213,3 +213,5 @@ register_stage("segment", JobState.SEGMENTED, "node.segment.stage:segment_stage"
 register_stage("qc", JobState.QC, "node.qc.stage:qc_stage")
 register_stage("radiomics", JobState.FEATURES, "node.radiomics.stage:radiomics_stage")
 register_stage("classify", JobState.CLASSIFIED, "node.classify.stage:classify_stage")
+register_stage("report", JobState.REPORTED, "node.report.stage:report_stage")
+register_stage("send", JobState.DELIVERED, "node.send.stage:send_stage")
