@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "node.send.commands",      # outbox
     "node.worklist.commands",  # user add
     "node.orthanc.commands",   # orthanc status|send|results|resend|pull
+    "node.demo",               # demo
     "node.bench.commands",     # bench ingest|segment|radiomics|automl|interactive|e2e
 )
 
