@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from node.send import DicomDestination, DicomWebDestination, ItemState, Outbox, 
 from node.send.outbox import instance_refs, outbox_counts
 
 SAG = "3_t1_fl2d_sag"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -51,48 +53,59 @@ def _read_back(o: Orthanc) -> dict[str, pydicom.Dataset]:
     return out
 
 
-@pytest.mark.parametrize("kind", ["dicom", "dicomweb"])
+def _both(o: Orthanc) -> SendConfig:
+    return SendConfig(destinations=[_dest("dicom", o).model_copy(update={"name": "pacs-dimse"}),
+                                    _dest("dicomweb", o).model_copy(update={"name": "pacs-web"})],
+                      retry={"base_delay_s": 10.0, "factor": 2.0, "max_delay_s": 60.0})
+
+
 def test_result_is_delivered_confirmed_and_reads_back_equal(
-    kind: str, orthanc: Orthanc, result: tuple[Path, Path], tmp_path: Path
+    orthanc: Orthanc, result: tuple[Path, Path], tmp_path: Path
 ) -> None:
     seg, sr = result
-    ob = _outbox(tmp_path, _dest(kind, orthanc))
-    item_id = ob.enqueue("job-1", [seg, sr], "pacs")
-    [item] = ob.process_due()
-    assert item.id == item_id and item.state is ItemState.DELIVERED, item.last_error
-    assert ob.status("job-1").overall is ItemState.DELIVERED
-    back = _read_back(orthanc)
     ours = {p: pydicom.dcmread(p) for p in (seg, sr)}
-    assert set(back) == {d.SOPInstanceUID for d in ours.values()}
     seg_ds, sr_ds = ours[seg], ours[sr]
-    assert back[seg_ds.SOPInstanceUID].PixelData == seg_ds.PixelData
-    assert back[seg_ds.SOPInstanceUID].SegmentSequence[0].SegmentLabel == "Tumour"
-    assert back[sr_ds.SOPInstanceUID].ContentDescription == sr_ds.ContentDescription
-    assert back[sr_ds.SOPInstanceUID].ContentSequence == sr_ds.ContentSequence
-    assert outbox_counts(tmp_path / "node.sqlite3")["delivered"] == 1
+    ob = Outbox(tmp_path / "node.sqlite3", _both(orthanc))
+    for n, name in enumerate(["pacs-dimse", "pacs-web"]):  # C-STORE + C-FIND, then STOW + QIDO
+        item_id = ob.enqueue(f"job-{name}", [seg, sr], name)
+        [item] = ob.process_due()
+        assert item.id == item_id and item.state is ItemState.DELIVERED, item.last_error
+        assert ob.status(f"job-{name}").overall is ItemState.DELIVERED
+        back = _read_back(orthanc)
+        assert set(back) == {d.SOPInstanceUID for d in ours.values()}
+        assert back[seg_ds.SOPInstanceUID].PixelData == seg_ds.PixelData
+        assert back[seg_ds.SOPInstanceUID].SegmentSequence[0].SegmentLabel == "Tumour"
+        assert back[sr_ds.SOPInstanceUID].ContentDescription == sr_ds.ContentDescription
+        assert back[sr_ds.SOPInstanceUID].ContentSequence == sr_ds.ContentSequence
+        assert outbox_counts(tmp_path / "node.sqlite3")["delivered"] == n + 1
+        with orthanc.client() as c:  # empty Orthanc for the next kind
+            for iid in c.get("/instances").json():
+                c.delete(f"/instances/{iid}")
 
 
-@pytest.mark.parametrize("kind", ["dicom", "dicomweb"])
 def test_orthanc_down_during_delivery_result_arrives_once_when_back(
-    kind: str, orthanc: Orthanc, result: tuple[Path, Path], tmp_path: Path
+    orthanc: Orthanc, result: tuple[Path, Path], tmp_path: Path
 ) -> None:
     seg, sr = result
-    ob = _outbox(tmp_path, _dest(kind, orthanc))
+    ob = Outbox(tmp_path / "node.sqlite3", _both(orthanc))
     orthanc.stop()
     t0 = 1_000_000.0
-    ob.enqueue("job-1", [seg, sr], "pacs", now=t0)
-    [first] = ob.process_due(now=t0)
-    assert first.state is ItemState.PENDING and first.attempts == 1 and first.last_error
-    assert first.next_at == pytest.approx(t0 + 10.0)
+    for name in ("pacs-dimse", "pacs-web"):
+        ob.enqueue("job-1", [seg, sr], name, now=t0)
+    first = ob.process_due(now=t0)
+    assert [(i.state, i.attempts) for i in first] == [(ItemState.PENDING, 1)] * 2
+    assert all(i.last_error and i.next_at == pytest.approx(t0 + 10.0) for i in first)
     assert ob.process_due(now=t0 + 5) == []  # backing off
-    [second] = ob.process_due(now=t0 + 10)
-    assert second.attempts == 2 and second.next_at == pytest.approx(t0 + 10 + 20.0)
+    second = ob.process_due(now=t0 + 10)
+    assert [i.attempts for i in second] == [2, 2]
+    assert all(i.next_at == pytest.approx(t0 + 10 + 20.0) for i in second)
     orthanc.start()
-    [done] = ob.process_due(now=t0 + 30)
-    assert done.state is ItemState.DELIVERED, done.last_error
+    done = ob.process_due(now=t0 + 30)
+    assert [i.state for i in done] == [ItemState.DELIVERED] * 2, [i.last_error for i in done]
+    assert ob.status("job-1").overall is ItemState.DELIVERED
     assert ob.process_due(now=t0 + 10_000) == []
     # the same result queued again (e.g. a re-run job) is the same item: nothing new is sent
-    assert ob.enqueue("job-1", [seg, sr], "pacs") == done.id
+    assert ob.enqueue("job-1", [seg, sr], "pacs-web") == done[1].id
     assert ob.process_due(now=t0 + 20_000) == []
     assert len(_instances(orthanc)) == 2
 
@@ -176,3 +189,26 @@ def test_stowrs_basic_and_bearer_auth_against_orthanc_that_checks_them(
         assert by_job["job-basic"].state is ItemState.DELIVERED, by_job["job-basic"].last_error
         with httpx.Client(base_url=o.url, headers={"Authorization": "Bearer s3cret-token"}) as c:
             assert len(c.get("/instances").json()) == 2
+
+
+def test_cstore_over_dicom_tls_to_orthanc(result: tuple[Path, Path], tmp_path: Path) -> None:
+    certs = tmp_path / "certs"
+    subprocess.run(["bash", str(REPO / "deploy" / "make_certs.sh"), str(certs)], check=True, timeout=120)
+    tls = {"DicomTlsEnabled": True, "DicomTlsCertificate": str(certs / "server.pem"),
+           "DicomTlsPrivateKey": str(certs / "server.key"),
+           "DicomTlsTrustedCertificates": str(certs / "ca.pem"),
+           "DicomTlsRemoteCertificateRequired": True}
+    with running_orthanc(tmp_path / "o", extra=tls) as o:
+        plain = DicomDestination(name="plain", host="127.0.0.1", port=o.dicom_port, ae_title=o.aet,
+                                 timeout_s=1)
+        secure = DicomDestination(
+            name="tls", host="127.0.0.1", port=o.dicom_port, ae_title=o.aet, timeout_s=10,
+            tls={"ca_file": certs / "ca.pem", "cert_file": certs / "client.pem",
+                 "key_file": certs / "client.key", "server_hostname": "localhost"})
+        ob = Outbox(tmp_path / "db.sqlite3", SendConfig(destinations=[plain, secure]))
+        ob.enqueue("job-plain", list(result), "plain")
+        ob.enqueue("job-tls", list(result), "tls")
+        by_job = {i.job_id: i for i in ob.process_due()}
+        assert by_job["job-plain"].state is ItemState.PENDING  # Orthanc speaks TLS only
+        assert by_job["job-tls"].state is ItemState.DELIVERED, by_job["job-tls"].last_error
+        assert len(_instances(o)) == 2
