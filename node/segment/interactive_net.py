@@ -1,0 +1,103 @@
+"""The interactive model: a small 3-D U-Net on (image, point heat map) crops, plain torch.
+
+Input: the extreme-point crop (see :mod:`node.segment.interactive`) z-scored, plus the Gaussian
+heat map of the six points, both resampled to a fixed patch (``PATCH``, anisotropic like the
+thick-slice MR it sees: fewer voxels along z). Output: tumour logit per voxel, resampled back to
+the crop. Architecture follows the nnU-Net building blocks at small scale (conv-instance norm-
+leaky ReLU twice per level, strided pooling, transposed-conv upsampling, skip connections).
+
+A model folder holds ``model.pt`` (state dict) and ``meta.json`` (patch, width, model id):
+loaded once, then ``predict`` many times (STYLE.md, nnU-Net "load once").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 (torch convention)
+from torch import nn
+
+from node.segment.interactive import heat_map, normalise
+
+PATCH: tuple[int, int, int] = (16, 64, 64)
+POOL: tuple[tuple[int, int, int], ...] = ((1, 2, 2), (2, 2, 2), (2, 2, 2))
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv3d(cin, cout, 3, padding=1), nn.InstanceNorm3d(cout, affine=True), nn.LeakyReLU(0.01),
+        nn.Conv3d(cout, cout, 3, padding=1), nn.InstanceNorm3d(cout, affine=True), nn.LeakyReLU(0.01),
+    )
+
+
+class UNet3D(nn.Module):
+    def __init__(self, in_channels: int = 2, width: int = 12) -> None:
+        super().__init__()
+        chans = [width * 2**i for i in range(len(POOL) + 1)]
+        self.enc = nn.ModuleList([_block(in_channels, chans[0])])
+        self.down = nn.ModuleList()
+        for i, k in enumerate(POOL):
+            self.down.append(nn.Conv3d(chans[i], chans[i], k, stride=k))
+            self.enc.append(_block(chans[i], chans[i + 1]))
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for i in reversed(range(len(POOL))):
+            self.up.append(nn.ConvTranspose3d(chans[i + 1], chans[i], POOL[i], stride=POOL[i]))
+            self.dec.append(_block(2 * chans[i], chans[i]))
+        self.head = nn.Conv3d(chans[0], 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, enc in enumerate(self.enc):
+            x = enc(x)
+            if i < len(self.down):
+                skips.append(x)
+                x = self.down[i](x)
+        for up, dec in zip(self.up, self.dec, strict=True):
+            x = dec(torch.cat([up(x), skips.pop()], dim=1))
+        return self.head(x)
+
+
+def make_input(crop: np.ndarray, points_local: np.ndarray, spacing_zyx: Sequence[float]) -> torch.Tensor:
+    """(1, 2, *PATCH) tensor: z-scored crop and point heat map, trilinear to the patch."""
+    chans = np.stack([normalise(crop), heat_map(crop.shape, points_local, spacing_zyx)])
+    t = torch.from_numpy(chans).float()[None]
+    return F.interpolate(t, size=PATCH, mode="trilinear", align_corners=False)
+
+
+class InteractiveNet:
+    """A loaded interactive model (valid once constructed)."""
+
+    def __init__(self, net: UNet3D, model_id: str) -> None:
+        self.net = net.eval()
+        self.model_id = model_id
+
+    @classmethod
+    def load(cls, model_dir: Path) -> InteractiveNet:
+        meta = json.loads((Path(model_dir) / "meta.json").read_text(encoding="utf-8"))
+        if tuple(meta["patch"]) != PATCH:
+            raise ValueError(f"{model_dir}: model patch {meta['patch']} != code patch {PATCH}")
+        net = UNet3D(width=int(meta["width"]))
+        net.load_state_dict(torch.load(Path(model_dir) / "model.pt", map_location="cpu", weights_only=True))
+        return cls(net, str(meta["model_id"]))
+
+    @torch.inference_mode()
+    def predict(self, crop: np.ndarray, points_local: np.ndarray,
+                spacing_zyx: Sequence[float]) -> np.ndarray:
+        x = make_input(crop, points_local, spacing_zyx)
+        logits = self.net(x)
+        logits = logits + torch.flip(self.net(torch.flip(x, dims=[4])), dims=[4])  # mirror (nnU-Net TTA)
+        prob = torch.sigmoid(F.interpolate(logits / 2, size=crop.shape, mode="trilinear",
+                                           align_corners=False))
+        return (prob[0, 0].numpy() > 0.5).astype(np.uint8)
+
+
+def save(net: UNet3D, out_dir: Path, meta: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), out_dir / "model.pt")
+    (out_dir / "meta.json").write_text(json.dumps({**meta, "patch": list(PATCH)}, indent=2) + "\n",
+                                       encoding="utf-8")
