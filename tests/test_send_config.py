@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from node.config import load_config
 from node.errors import ConfigError, DeliveryError
-from node.send import DicomDestination, DicomWebDestination, Outbox, RetryPolicy, SendConfig
+from node.send import DicomDestination, DicomWebDestination, ItemState, Outbox, RetryPolicy, SendConfig
 
 
 def test_destination_kinds_are_parsed_from_yaml(tmp_path: Path) -> None:
@@ -62,3 +62,14 @@ def test_enqueue_refuses_unknown_destination_and_non_dicom(tmp_path: Path) -> No
     with pytest.raises(KeyError):
         ob.enqueue("j", [junk], "elsewhere")
     assert ob.counts() == {"pending": 0, "sent": 0, "delivered": 0, "dead": 0}
+
+
+def test_an_item_taken_by_one_worker_is_skipped_by_another(tmp_path: Path, siemens_study: Path) -> None:
+    files = sorted((siemens_study / "3_t1_fl2d_sag").iterdir())[:2]
+    cfg = SendConfig(destinations=[DicomDestination(name="pacs", host="127.0.0.1", port=9, ae_title="P")])
+    first, second = Outbox(tmp_path / "db.sqlite3", cfg), Outbox(tmp_path / "db.sqlite3", cfg)
+    item_id = first.enqueue("j", files, "pacs", now=100.0)
+    assert first._claim(item_id, 100.0)
+    assert second.process_due(now=100.0) == []       # held by the first worker
+    assert not second._claim(item_id, 100.0)
+    assert second.get(item_id).state is ItemState.PENDING  # not lost either

@@ -53,6 +53,10 @@ CREATE INDEX IF NOT EXISTS outbox_job ON outbox (job_id);
 """
 
 
+#: how long a worker holds an item it is sending (longer than any send + confirm)
+CLAIM_S = 600.0
+
+
 class ItemState(StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -145,7 +149,16 @@ class Outbox:
             sql += " AND job_id = ?"
             args.append(job_id)
         rows = self.conn.execute(sql + " ORDER BY next_at, id", args).fetchall()
-        return [self._process(int(r["id"]), t) for r in rows]
+        return [self._process(int(r["id"]), t) for r in rows if self._claim(int(r["id"]), t)]
+
+    def _claim(self, item_id: int, now: float) -> bool:
+        """Take the item for ``CLAIM_S`` (one atomic UPDATE): a second worker (the send stage
+        next to the outbox loop) skips it; a worker that dies releases it by the lease running
+        out, and the item, then in ``sent`` or ``pending``, is confirmed or sent as usual."""
+        cur = self.conn.execute(
+            "UPDATE outbox SET next_at=? WHERE id=? AND next_at<=? AND state IN (?, ?)",
+            (now + CLAIM_S, item_id, now, ItemState.PENDING.value, ItemState.SENT.value))
+        return cur.rowcount == 1
 
     def _process(self, item_id: int, now: float) -> OutboxItem:
         item = self.get(item_id)
