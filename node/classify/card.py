@@ -27,9 +27,11 @@ def auc_fast(y: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 def bootstrap_auc(y: np.ndarray, p: np.ndarray, n_boot: int = 10_000, seed: int = 0
                   ) -> tuple[float, float, float]:
-    """AUC and its 95 % percentile bootstrap CI."""
+    """AUC and its 95 % percentile bootstrap CI (all NaN when only one class is present)."""
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
+    if len(np.unique(y)) < 2:
+        return float("nan"), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(y), size=(n_boot, len(y)))
     boots = auc_fast(y[idx], p[idx])
