@@ -91,3 +91,24 @@ def test_send_stage_delivers_to_orthanc_and_records_it(
     with pytest.raises(DeliveryError, match="pending"):
         send_stage(ctx)  # the runner retries delivery_failed; the outbox keeps the item
     assert ctx.result.delivery.status == "pending"
+
+
+def test_cli_report_build_and_templates_check(
+    tmp_path: Path, siemens_study: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from node.cli import main
+
+    ctx, _ = _context(tmp_path, siemens_study)
+    rc = main(["report", "build", str(siemens_study / SAG), "--mask", str(ctx.job_dir / "mask.nii.gz"),
+               "--out", str(tmp_path / "cli"), "--p-alt", "0.2", "--label", "lipoma",
+               "--volume-ml", "42", "--model", "seg=demo-1"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["headline"] == "P(ALT) 0.20 - lipoma likely, auto-seg, QC pass"
+    assert dciodvfy(Path(out["seg_path"])).errors == []
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert main(["report", "templates", str(bad)]) != 0
+    assert "invalid DICOM templates" in capsys.readouterr().err
