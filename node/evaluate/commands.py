@@ -66,7 +66,7 @@ def _run_site(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     bundles = {k: v[0] for k, v in _pairs(args.bundle, "--bundle").items()}
     opts = SiteOptions(use_truth_masks=args.truth_masks, limit=args.limit, n_boot=args.n_boot,
-                       seed=args.seed, bundles=bundles)
+                       seed=args.seed, bundles=bundles, layout=args.layout)
     rep = run_site(Path(args.cohort), Path(args.out), cfg, opts)
     print(f"report: {rep.markdown}\nhtml:   {rep.html}\nroc:    {rep.png} {rep.svg}")
     return 0
@@ -91,6 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--truth-masks", action="store_true",
                    help="use each case's segmentation.nii.gz instead of running nnU-Net")
     s.add_argument("--limit", type=int, default=None, help="first N cases only")
+    s.add_argument("--layout", choices=("auto", "worc", "dicom"), default="auto",
+                   help="auto: <Patient>/image.nii.gz means WORC, else DICOM files below "
+                        "<Patient>/ (T1 series chosen by the select rules)")
     s.add_argument("--n-boot", type=int, default=10_000)
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_run_site)

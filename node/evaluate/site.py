@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
 from node.errors import LipoNodeError
@@ -53,6 +54,7 @@ class SiteOptions:
     n_boot: int = 10_000
     seed: int = 0
     bundles: dict[str, Path] = field(default_factory=dict)  # name -> bundle; {} = configured
+    layout: str = "auto"  # "auto" (image.nii.gz present -> worc), "worc" or "dicom"
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class CohortLayout:
     labels: dict[str, dict[str, str]]
 
 
-def read_layout(cohort: Path, limit: int | None = None) -> CohortLayout:
+def read_layout(cohort: Path, limit: int | None = None, layout: str = "auto") -> CohortLayout:
     lpath = cohort / LABELS
     if not lpath.is_file():
         raise SiteCohortError(f"{cohort}: no {LABELS} (Patient,label[,age,sex,location,...])")
@@ -74,7 +76,9 @@ def read_layout(cohort: Path, limit: int | None = None) -> CohortLayout:
     cases = tuple(cohort / p for p in sorted(labels) if (cohort / p).is_dir())[:limit]
     if not cases:
         raise SiteCohortError(f"{cohort}: none of the {len(labels)} labelled patients has a folder")
-    kind = "worc" if (cases[0] / IMAGE).is_file() else "dicom"
+    if layout not in ("auto", "worc", "dicom"):
+        raise SiteCohortError(f"layout {layout!r}: expected auto, worc or dicom")
+    kind = layout if layout != "auto" else ("worc" if (cases[0] / IMAGE).is_file() else "dicom")
     return CohortLayout(kind, cases, labels)
 
 
@@ -118,6 +122,21 @@ class _Pipeline:
         return out
 
 
+def _on_grid(mask: sitk.Image, image: sitk.Image) -> sitk.Image:
+    """``mask`` on ``image``'s voxel grid: same grid up to float noise, else resampled
+    (nearest neighbour in physical space, e.g. a NIfTI reference on a DICOM series)."""
+    same = (mask.GetSize() == image.GetSize()
+            and np.allclose(mask.GetSpacing(), image.GetSpacing(), atol=1e-3)
+            and np.allclose(mask.GetOrigin(), image.GetOrigin(), atol=1e-2)
+            and np.allclose(mask.GetDirection(), image.GetDirection(), atol=1e-4))
+    if same:
+        out = sitk.Cast(mask, sitk.sitkUInt8)
+        out.CopyInformation(image)
+        return out
+    return sitk.Resample(sitk.Cast(mask, sitk.sitkUInt8), image, sitk.Transform(),
+                         sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+
+
 def _label01(value: str) -> str:
     return "alt" if value.strip().lower() in ("alt", "1") else "lipoma"
 
@@ -126,7 +145,7 @@ def run_site(cohort: Path, out_dir: Path, cfg: NodeConfig, opts: SiteOptions) ->
     """Run the pipeline on every case of ``cohort`` and write the report into ``out_dir``."""
     from node.radiomics.features import extract
 
-    layout = read_layout(cohort, opts.limit)
+    layout = read_layout(cohort, opts.limit, opts.layout)
     pipe = _Pipeline(cfg, opts)
     out_dir.mkdir(parents=True, exist_ok=True)
     preds: dict[str, list[tuple[str, str, float]]] = {n: [] for n in pipe.bundles}
@@ -141,13 +160,11 @@ def run_site(cohort: Path, out_dir: Path, cfg: NodeConfig, opts: SiteOptions) ->
             if opts.use_truth_masks:
                 if not truth_path.is_file():
                     raise SiteCohortError(f"no {SEGMENTATION}")
-                mask = sitk.ReadImage(str(truth_path))
-                mask.CopyInformation(image)
+                mask = _on_grid(sitk.ReadImage(str(truth_path)), image)
             else:
                 mask = pipe.segment(image)
                 if truth_path.is_file():
-                    truth = sitk.ReadImage(str(truth_path))
-                    truth.CopyInformation(image)
+                    truth = _on_grid(sitk.ReadImage(str(truth_path)), image)
                     seg_scores.append(score_images(mask, truth, pid))
             features = extract(image, mask, pipe.settings)
             clinical = {k: row.get(k) for k in ("age", "sex", "location", "depth")}
