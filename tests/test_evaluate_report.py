@@ -105,3 +105,19 @@ def test_bad_predictions_file_is_a_named_error(tmp_path, capsys):
     assert "bad_predictions_file" in capsys.readouterr().err
     assert main(["evaluate", "predictions", "--cohort", f"{nocol}", "--out",
                  str(tmp_path / "o")]) == 2
+    twice = _write(tmp_path / "twice.csv", ["Patient", "label", "prob"],
+                   [("a", "alt", "0.3"), ("a", "alt", "0.4")])
+    with pytest.raises(PredictionFileError, match="appears twice"):
+        read_predictions(twice)
+
+
+def test_rows_without_a_probability_are_counted_not_scored(tmp_path):
+    f = _write(tmp_path / "predictions_radiomics.csv", ["Patient", "label", "prob"],
+               [("a", "alt", "0.9"), ("b", "lipoma", "0.2"), ("c", "alt", ""), ("d", "lipoma", "nan"),
+                ("e", "alt", "0.6"), ("f", "lipoma", "0.7")])
+    (p,) = read_predictions(f)
+    assert p.model == "radiomics" and p.n_missing == 2 and list(p.patients) == ["a", "b", "e", "f"]
+    out = tmp_path / "o"
+    assert main(["evaluate", "predictions", "--cohort", f"x={f}", "--n-boot", "200",
+                 "--out", str(out)]) == 0
+    assert "radiomics (2 without prediction)" in (out / "report.md").read_text()

@@ -38,6 +38,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-boot", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--title", default="lipo-node evaluation")
+    p.add_argument("--intro", default="", help="paragraph under the title (data, models)")
 
 
 def _run_predictions(args: argparse.Namespace) -> int:
@@ -54,7 +55,7 @@ def _run_predictions(args: argparse.Namespace) -> int:
                                  args.seed, args.reference)
     except ValueError as exc:
         raise EvaluateUsageError(str(exc)) from exc
-    rep = evaluate_and_report(results, args.out, args.title, seed=args.seed)
+    rep = evaluate_and_report(results, args.out, args.title, args.intro, seed=args.seed)
     print(f"report: {rep.markdown}\nhtml:   {rep.html}\nroc:    {rep.png} {rep.svg}")
     return 0
 

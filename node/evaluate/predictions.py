@@ -121,6 +121,9 @@ def read_predictions(path: Path | str, model: str | None = None, source: Source 
         has_split = any(split)
         if has_split and not all(split):
             raise PredictionFileError(f"{path}: model {name}: some rows lack a split")
+        if not has_split and len(set(pid)) != len(pid):
+            raise PredictionFileError(f"{path}: model {name}: a patient appears twice without a "
+                                      "split column (CV predictions need one)")
         out.append(ModelPredictions(name, source, np.array(pid), np.array(y, dtype=int),
                                     np.array(s, dtype=float), np.array(d, dtype=bool),
                                     np.array(split) if has_split else None, missing))
