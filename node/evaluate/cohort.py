@@ -93,7 +93,8 @@ def evaluate_cohort(name: str, predictions: list[ModelPredictions],
             y, s_ref, s_other, _ = _paired(ref, flat[p.model])
             test = delong_test(y, s_ref, s_other)
         rows.append(ModelRow(p.model, p.source, metrics, test, p.n_missing))
-    rows.sort(key=lambda r: (r.model != reference, r.source is Source.READER, r.model))
+    # paper order: reference, readers, then the other models as given (stable sort)
+    rows.sort(key=lambda r: (r.model != reference, r.source is not Source.READER))
     readers = [flat[p.model] for p in predictions if p.source is Source.READER]
     kappas = []
     for a, b in itertools.combinations(readers, 2):
