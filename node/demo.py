@@ -128,7 +128,7 @@ def _follow(cfg_file: Path, t0: float, timeout_s: float, proc: subprocess.Popen)
                 if row.state != seen:
                     seen = row.state
                     _say(t0, f"job {row.job_id[:12]}: {row.state.value}")
-                if row.state in FINAL and row.finished:
+                if row.state in FINAL:
                     return JobResult.from_file(cfg.jobs_dir / row.job_id / "result.json")
         time.sleep(0.5)
     raise DemoError(f"no final job state within {timeout_s:.0f} s (last: {seen})")
