@@ -119,3 +119,15 @@ def test_tissue_contrast_follows_the_signal_equations(seed: int) -> None:
     fs = form_image(s, Protocol(Sequence.spin_echo, 4000, 70, fat_sat=True), case.field_t, acq)
     plain = form_image(s, Protocol(Sequence.spin_echo, 4000, 70), case.field_t, acq)
     assert fat_to_muscle(fs.astype(float)) < 0.5 * fat_to_muscle(plain.astype(float))
+
+
+@pytest.mark.parametrize("plane,depth", [("coronal", "superficial"), ("coronal", "deep")])
+def test_t1_slab_holds_the_whole_tumour(plane: str, depth: str) -> None:
+    """Regression: coronal limb slabs were centred on the limb axis instead of on the mass."""
+    from node.synthetic.cohort import render_t1_case
+
+    for seed in (8,):
+        case = draw_case(PROFILES["prospective"], seed, location="thigh", plane=plane, depth=depth)
+        rc = render_t1_case(case, max_matrix=64)
+        assert 0.6 < rc.volume_ml / case.design_volume_ml < 1.6, (seed, rc.volume_ml, case.design_volume_ml)
+        assert not rc.mask[0].any() and not rc.mask[-1].any()  # covered with a margin

@@ -58,8 +58,11 @@ def plan_t1(case: CaseDraw, ph: Phantom, rng: np.random.Generator, qc: QcCase = 
     centre = (lo + hi) / 2
     limb = case.location in (Location.thigh, Location.arm, Location.head_neck)
     body_w = 2 * max(ph.body.ax, ph.body.ay) * 1.15
-    if limb:
-        centre[:2] = 0.0
+    if limb:  # the whole limb in-plane: centre the in-plane axes on the body, the slab on the mass
+        if plane is Plane.axial:
+            centre[:2] = 0.0
+        else:
+            centre[0 if plane is Plane.coronal else 1] = 0.0
         inplane = max(body_w, float(np.max(hi[:2] - lo[:2])) + 40)
     else:
         inplane = float(np.clip(max(hi[0] - lo[0], hi[1] - lo[1]) + 100, 220, 400))
