@@ -95,6 +95,11 @@ def test_cv_predictions_use_the_corrected_t_test(tmp_path):
     assert f"| radiomics | {np.mean(per_split):.2f} [" in md
 
 
+def cohort_free_file(tmp_path: Path) -> Path:
+    return _write(tmp_path / "plain.csv", ["Patient", "label", "prob"],
+                  [("a", "alt", "0.9"), ("b", "lipoma", "0.2"), ("c", "alt", "0.4")])
+
+
 def test_bad_predictions_file_is_a_named_error(tmp_path, capsys):
     bad = _write(tmp_path / "bad.csv", ["Patient", "label", "prob"], [("a", "maybe", "0.3")])
     with pytest.raises(PredictionFileError, match="neither alt"):
@@ -105,6 +110,9 @@ def test_bad_predictions_file_is_a_named_error(tmp_path, capsys):
     assert "bad_predictions_file" in capsys.readouterr().err
     assert main(["evaluate", "predictions", "--cohort", f"{nocol}", "--out",
                  str(tmp_path / "o")]) == 2
+    assert main(["evaluate", "cv", "--cohort", f"x={cohort_free_file(tmp_path)}", "--out",
+                 str(tmp_path / "o")]) == 2
+    assert "no split column" in capsys.readouterr().err
     twice = _write(tmp_path / "twice.csv", ["Patient", "label", "prob"],
                    [("a", "alt", "0.3"), ("a", "alt", "0.4")])
     with pytest.raises(PredictionFileError, match="appears twice"):

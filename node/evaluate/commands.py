@@ -55,6 +55,11 @@ def _run_predictions(args: argparse.Namespace) -> int:
                                  args.seed, args.reference)
     except ValueError as exc:
         raise EvaluateUsageError(str(exc)) from exc
+    if args.evaluate_command == "cv":
+        plain = [r.cohort for r in results if r.method != "cv-corrected-t"]
+        if plain:
+            raise EvaluateUsageError(f"evaluate cv: cohort(s) {plain} have no split column "
+                                     "(use evaluate predictions for test-set predictions)")
     rep = evaluate_and_report(results, args.out, args.title, args.intro, seed=args.seed)
     print(f"report: {rep.markdown}\nhtml:   {rep.html}\nroc:    {rep.png} {rep.svg}")
     return 0
