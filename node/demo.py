@@ -48,8 +48,12 @@ class DemoRun:
     http_port: int
 
 
-def _node_config(workdir: Path, orthanc: LocalOrthanc | None, node_port: int, http_port: int) -> Path:
-    """The repository's config.yaml with the demo's folders, ports and destination."""
+def write_node_config(workdir: Path, orthanc: LocalOrthanc | None, node_port: int, http_port: int,
+                      *, pull: bool = False) -> Path:
+    """The repository's config.yaml with the demo's folders, ports and destination.
+
+    ``pull``: the node polls ``orthanc`` itself (pull mode) instead of being routed to.
+    """
     data = yaml.safe_load(DEFAULT_CONFIG.read_text()) if DEFAULT_CONFIG.exists() else {}
     data["data_dir"] = str(workdir / "node")
     data.setdefault("receive", {}).update(
@@ -67,6 +71,8 @@ def _node_config(workdir: Path, orthanc: LocalOrthanc | None, node_port: int, ht
     send = data.setdefault("send", {})
     send.update(destinations=destinations, default_destinations=[])
     send.setdefault("retry", {}).update(base_delay_s=2.0, max_delay_s=10.0)
+    if orthanc is not None and pull:
+        data.setdefault("orthanc", {}).update(url=orthanc.url, pull_enabled=True, poll_interval_s=1.0)
     path = workdir / "demo-config.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     load_config(path)  # valid or raise now, not in the child process
@@ -178,7 +184,7 @@ def run_demo(workdir: Path, seed: int, use_orthanc: bool, timeout_s: float, keep
     if use_orthanc and orthanc_available():
         orthanc = LocalOrthanc(workdir / "orthanc")
         orthanc.configure(node_aet=NODE_AET, node_port=node_port, forward=True)
-    cfg_file = _node_config(workdir, orthanc, node_port, http_port)
+    cfg_file = write_node_config(workdir, orthanc, node_port, http_port)
     log = (workdir / "lipo-node.log").open("ab")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "node.cli", "--config", str(cfg_file), "serve"],

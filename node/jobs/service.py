@@ -47,6 +47,13 @@ def serve(cfg: NodeConfig, stop: threading.Event | None = None) -> int:
     try:
         scp = start_scp(cfg.receive, store, on_stored=runner.wake)
         runner.start()
+        if cfg.orthanc.pull_enabled:  # sites whose Orthanc does not route to us
+            from node.orthanc.client import make_client
+            from node.orthanc.pull import OrthancPuller
+
+            puller = OrthancPuller(cfg.orthanc, store, cfg.db_path, make_client(cfg.orthanc),
+                                   on_stored=runner.wake)
+            threading.Thread(target=puller.run, args=(stop,), name="orthanc-pull", daemon=True).start()
         if cfg.http.enabled:
             web = uvicorn.Server(uvicorn.Config(create_app(cfg), host=cfg.http.host,
                                                 port=cfg.http.port, log_level="warning"))

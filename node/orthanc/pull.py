@@ -13,6 +13,7 @@ import io
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,10 @@ class PulledStudy:
 class OrthancPuller:
     """Poll loop; ``store`` is the node's Store (anything with ``store_instance``)."""
 
-    def __init__(self, cfg: OrthancConfig, store, db_path: Path, client: OrthancApiClient) -> None:
+    def __init__(self, cfg: OrthancConfig, store, db_path: Path, client: OrthancApiClient,
+                 on_stored: Callable[[object], None] | None = None) -> None:
         self._cfg = cfg
+        self._on_stored = on_stored
         self._store = store
         self._client = client
         self._db: sqlite3.Connection = connect(db_path)
@@ -70,10 +73,12 @@ class OrthancPuller:
             for instance_id in self._client.series.get_instances_ids(pick.orthanc_id):
                 raw = self._client.instances.get_file(instance_id)
                 ds = pydicom.dcmread(io.BytesIO(raw))
-                self._store.store_instance(
+                stored = self._store.store_instance(
                     ds, transfer_syntax=str(ds.file_meta.TransferSyntaxUID), calling_ae=PULL_AE, raw=raw
                 )
                 count += 1
+                if self._on_stored is not None and not stored.duplicate:
+                    self._on_stored(stored.record)
         return PulledStudy(study_id, len(picks), count)
 
     def _end_of_changes(self, max_pages: int = 10_000) -> int:
