@@ -45,16 +45,18 @@ def make_config(tmp: Path) -> NodeConfig:
 
 
 def make_review_job(cfg: NodeConfig, tmp: Path, seed: int = 11) -> ReviewJob:
-    """A superficial-tumour study whose automatic mask is a too-small core (QC failed)."""
+    """A superficial-tumour study whose automatic mask is an eroded upper half (QC failed)."""
     study = generate_study(tmp / f"study{seed}", StudySpec(case="superficial", max_matrix=160), seed=seed)
     truth_img = sitk.ReadImage(str(study.mask_path))
     truth = sitk.GetArrayFromImage(truth_img).astype(np.uint8)
     core = truth.copy()
     from scipy import ndimage
 
-    core = ndimage.binary_erosion(truth, iterations=3).astype(np.uint8)
+    core = ndimage.binary_erosion(truth, iterations=2).astype(np.uint8)
     if core.sum() == 0:
         core = truth.copy()
+    zc = int(np.argwhere(core)[:, 0].mean())
+    core[zc:] = 0  # the automatic mask missed the lower half of the tumour
     db = JobDB(cfg.db_path)
     job_id = "jtest" + str(seed)
     db.create(study.study_uid, source_dir=str(study.study_dir), job_id=job_id)

@@ -23,7 +23,7 @@ from torch import nn
 
 from node.segment.interactive import heat_map, normalise
 
-PATCH: tuple[int, int, int] = (16, 64, 64)
+PATCH: tuple[int, int, int] = (12, 48, 48)
 POOL: tuple[tuple[int, int, int], ...] = ((1, 2, 2), (2, 2, 2), (2, 2, 2))
 
 

@@ -124,7 +124,7 @@ def train_interactive(cohort_dir: Path, out_dir: Path, *, minutes: float = 25.0,
         loss.backward()
         opt.step()
         steps += 1
-        if steps % 50 == 0:
+        if steps % 10 == 0:
             print(f"step {steps} loss {loss.item():.4f} ({(time.monotonic() - started) / 60:.1f} min)",
                   flush=True)
     model_id = f"interactive-unet-w{width}@{datetime.now(UTC):%Y%m%d}"
