@@ -11,8 +11,15 @@ import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813
 from playwright.sync_api import Page, sync_playwright
-from worklist_helpers import CHROMIUM_ARGS, PASSWORD, add_user, build_app, live_server, make_config, \
-    make_review_job
+from worklist_helpers import (
+    CHROMIUM_ARGS,
+    PASSWORD,
+    add_user,
+    build_app,
+    live_server,
+    make_config,
+    make_review_job,
+)
 
 from node.jobs.jobdb import JobDB
 from node.jobs.model import JobResult, JobState
@@ -81,7 +88,8 @@ def test_reviewer_corrects_a_failed_case_with_points_and_brush(tmp_path: Path) -
             interactive_voxels = int(page.get_attribute("#interactive-status", "data-voxels"))
             assert _drawn(page) == interactive_voxels != before  # the overlay changed
             assert page.locator("#method").inner_text() == "interactive"
-            inter = sitk.GetArrayFromImage(sitk.ReadImage(str(cfg.jobs_dir / job.job_id / rv.INTERACTIVE_FILE)))
+            inter_path = cfg.jobs_dir / job.job_id / rv.INTERACTIVE_FILE
+            inter = sitk.GetArrayFromImage(sitk.ReadImage(str(inter_path)))
             assert dice(inter, job.truth) > dice(job.bad, job.truth)
 
             # brush a few voxels on the axial plane, undo once, brush again
