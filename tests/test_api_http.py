@@ -57,6 +57,7 @@ def test_metrics_are_computed_from_the_database(populated) -> None:  # type: ign
     assert "lipo_node_instances_received_total 48.0" in text
     assert 'lipo_node_jobs{state="segmented"} 1.0' in text
     assert 'lipo_node_jobs{state="failed"} 0.0' in text
+    assert 'lipo_node_outbox_items{state="dead"} 0.0' in text
     assert 'lipo_node_stage_duration_seconds_count{outcome="ok",stage="select"} 1.0' in text
     assert 'lipo_node_stage_duration_seconds_bucket{le="+Inf",outcome="ok",stage="t_mark"} 1.0' in text
 

@@ -24,7 +24,9 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from node.jobs.model import JobState
-from node.store.db import connect
+from node.send.outbox import SCHEMA as OUTBOX_SCHEMA
+from node.send.outbox import outbox_counts_conn
+from node.store.db import connect, ensure_schema
 
 router = APIRouter(tags=["metrics"])
 
@@ -45,6 +47,7 @@ class DbCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         conn = connect(self.db_path)
         try:
+            ensure_schema(conn, OUTBOX_SCHEMA)
             yield from self._collect(conn)
         finally:
             conn.close()
@@ -73,6 +76,11 @@ class DbCollector(Collector):
         for state in JobState:
             jobs.add_metric([state.value], counts.get(state.value, 0))
         yield jobs
+        outbox = GaugeMetricFamily("lipo_node_outbox_items", "SEG/SR deliveries by state",
+                                   labels=["state"])
+        for state, n in outbox_counts_conn(conn).items():
+            outbox.add_metric([state], n)
+        yield outbox
         yield from self._stage_histogram(conn)
 
     def _stage_histogram(self, conn: sqlite3.Connection) -> Iterator[Metric]:
