@@ -19,7 +19,7 @@ from node.bench.e2e_celery import (
     ingest,
     redis_server,
     synth_studies,
-    workers,
+    worker_processes,
     write_config,
 )
 from node.config import NodeConfig, load_config
@@ -53,7 +53,8 @@ def _cfg(data_dir: Path, stages: list[str], **celery: Any) -> NodeConfig:
         None, data_dir=str(data_dir), select={"quiet_s": 0.0, "max_wait_s": 5.0},
         store={"min_free_bytes": 0},
         jobs={"stages": stages, "workers": 1, "poll_interval_s": 0.1, "retry_backoff_s": 0,
-              "celery": {"stage_queues": {"tc_gpu": "gpu", "tc_slow": "gpu"}, **celery}},
+              "celery": {"stage_queues": {"segment": "gpu", "tc_gpu": "gpu", "tc_slow": "gpu"},
+                     **celery}},
     )
 
 
@@ -95,7 +96,7 @@ def test_celery_workers_give_the_local_runners_results(
     cel = celery_cfg(_cfg(tmp_path / "celery", STAGES), tmp_path / "celery", redis_url)
     ingest(cel, studies)
     path = write_config(cel, tmp_path / "celery.yaml")
-    with workers(path, [("gpu", "gpu"), ("cpu", "cpu")], tmp_path, ["celery_helpers"], ENV):
+    with worker_processes(path, [("gpu", "gpu"), ("cpu", "cpu")], tmp_path, ["celery_helpers"], ENV):
         store = Store(cel.db_path, cel.spool_dir, cel.store)
         crunner = CeleryRunner(cel, Pipeline.from_names(STAGES), store)
         try:
@@ -111,7 +112,8 @@ def test_celery_workers_give_the_local_runners_results(
     db = JobDB(cel.db_path)
     try:
         runs = db.stage_runs()
-        assert all(row.finished and row.attempts == 1 for row in db.list())
+        rows = db.list()
+        assert all(row.finished and row.attempts == 1 for row in rows), rows
     finally:
         db.close()
     assert sorted(r["stage"] for r in runs) == sorted(STAGES * 6)
@@ -124,7 +126,7 @@ def test_killed_worker_process_stage_is_redelivered(
     cel = celery_cfg(_cfg(tmp_path / "data", stages), tmp_path / "data", redis_url)
     ingest(cel, studies[:1])
     path = write_config(cel, tmp_path / "celery.yaml")
-    with workers(path, [("w", "gpu,cpu")], tmp_path, ["celery_helpers"], ENV):
+    with worker_processes(path, [("w", "gpu,cpu")], tmp_path, ["celery_helpers"], ENV):
         store = Store(cel.db_path, cel.spool_dir, cel.store)
         crunner = CeleryRunner(cel, Pipeline.from_names(stages), store)
         try:
@@ -151,3 +153,48 @@ def test_killed_worker_process_stage_is_redelivered(
         assert row.attempts == 1 and row.finished  # the broker redelivered; no re-dispatch
     finally:
         db.close()
+
+
+@pytest.mark.slow
+def test_celery_real_segmentation_chain_matches_local(
+    studies: list[Path], redis_url: str, tmp_path: Path
+) -> None:
+    """select → segment (gpu queue, the configured nnU-Net model on CPU) → qc (cpu queue)."""
+    stages = ["select", "segment", "qc"]
+    local = _cfg(tmp_path / "local", stages)
+    if not (local.segment.model_folder() / "fold_0" / local.segment.checkpoint).is_file():
+        pytest.skip(f"no segmentation model at {local.segment.model_folder()}")
+    picked = studies[:2]
+    ingest(local, picked)
+    store = Store(local.db_path, local.spool_dir, local.store)
+    runner = LocalRunner(local, Pipeline.from_names(stages), store)
+    try:
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline and (len(runner.db.list()) < 2 or
+                                                runner.db.runnable(now=float("inf"))):
+            runner.poll_once()
+            runner.wait_idle(300)
+    finally:
+        runner.stop()
+        store.close()
+    expected = _results(local)
+    assert {r["state"] for r in expected.values()} <= {"qc", "needs_review"}
+    assert all(r["volume_ml"] for r in expected.values())
+
+    cel = celery_cfg(_cfg(tmp_path / "celery", stages), tmp_path / "celery", redis_url)
+    assert cel.jobs.celery.stage_queues["segment"] == "gpu"  # the default routing
+    ingest(cel, picked)
+    path = write_config(cel, tmp_path / "celery.yaml")
+    with worker_processes(path, [("gpu", "gpu"), ("cpu", "cpu")], tmp_path, (), ENV):
+        store = Store(cel.db_path, cel.spool_dir, cel.store)
+        crunner = CeleryRunner(cel, Pipeline.from_names(stages), store)
+        try:
+            assert wait_finished(crunner, 2, 400), _results(cel)
+        finally:
+            crunner.stop(0)
+            store.close()
+    got = _results(cel)
+    for study_uid, want in expected.items():
+        have = got[study_uid]
+        assert have.pop("volume_ml") == pytest.approx(want.pop("volume_ml"), rel=1e-3)
+        assert have == want

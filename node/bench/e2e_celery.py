@@ -83,7 +83,7 @@ def celery_cfg(cfg: NodeConfig, data_dir: Path, redis_url: str) -> NodeConfig:
 
 
 @contextlib.contextmanager
-def workers(config_path: Path, specs: Sequence[tuple[str, str]], log_dir: Path,
+def worker_processes(config_path: Path, specs: Sequence[tuple[str, str]], log_dir: Path,
             include: Sequence[str] = (), env: dict[str, str] | None = None,
             ready_timeout_s: float = 60.0) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Start ``lipo-node worker`` subprocesses, one per (name, queues); wait until each says
@@ -169,10 +169,10 @@ def synth_studies(out: Path, n: int, matrix: int = 64, seed0: int = 7100) -> lis
             for i in range(n)]
 
 
-def studies_per_hour(cfg: NodeConfig, n_studies: int = 6, workers_: Sequence[int] = (1, 2),
+def studies_per_hour(cfg: NodeConfig, n_studies: int = 6, workers: Sequence[int] = (1, 2),
                      *, matrix: int = 64, timeout_s: float = 600.0,
                      include: Sequence[str] = ()) -> dict[str, Any]:
-    """Studies/hour of ``cfg.jobs.stages`` with each worker count in ``workers_`` (same batch)."""
+    """Studies/hour of ``cfg.jobs.stages`` with each worker count in ``workers`` (same batch)."""
     cfg = cfg.model_copy(update={
         "select": cfg.select.model_copy(update={"quiet_s": 0.0}),
         "jobs": cfg.jobs.model_copy(update={"poll_interval_s": 0.1}),
@@ -184,14 +184,14 @@ def studies_per_hour(cfg: NodeConfig, n_studies: int = 6, workers_: Sequence[int
         root = Path(tmp)
         studies = synth_studies(root / "studies", n_studies, matrix)
         with redis_server(root / "redis") as url:
-            for n_workers in workers_:
+            for n_workers in workers:
                 run_cfg = celery_cfg(cfg, root / f"data-{n_workers}", url)
                 ingest(run_cfg, studies)
                 path = write_config(run_cfg, root / f"config-{n_workers}.yaml")
                 queues = ",".join(sorted({run_cfg.jobs.celery.default_queue,
                                           *run_cfg.jobs.celery.stage_queues.values()}))
                 specs = [(f"w{i}", queues) for i in range(n_workers)]
-                with workers(path, specs, root, include):
+                with worker_processes(path, specs, root, include):
                     seconds = run_batch(run_cfg, timeout_s)
                 out["runs"].append({"workers": n_workers, "seconds": round(seconds, 3),
                                     "studies_per_hour": round(3600 * n_studies / seconds, 1)})

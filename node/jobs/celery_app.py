@@ -129,5 +129,6 @@ def run_stage(app: Celery, cfg: NodeConfig, job_id: str, stage_name: str,
             db.update(job_id, state=state, series_uid=result.series_uid, finished=False)
         finally:
             db.close()
-        nxt = send_stage(app, cfg, job_id, names[index + 1])
-        return {"state": str(state), "next": nxt}
+    # only after the lock is released: the next stage may start on another worker at once
+    nxt = send_stage(app, cfg, job_id, names[index + 1])
+    return {"state": str(state), "next": nxt}

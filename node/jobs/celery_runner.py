@@ -88,6 +88,10 @@ class CeleryRunner(LocalRunner):
                 res = AsyncResult(task_id, app=self.app)
                 if not res.ready():
                     self._chains[job_id] = task_id
+                    if self._stale(job_id):  # lost with the broker: dispatch again (counted)
+                        log.error("job %s: no progress for %ds; dispatching it again", job_id,
+                                  self.cfg.jobs.celery.visibility_timeout_s)
+                        del self._chains[job_id]
                     break
                 ok, value = res.successful(), res.result
                 res.forget()  # followed: the backend need not keep it
@@ -100,6 +104,14 @@ class CeleryRunner(LocalRunner):
                 task_id = nxt
             else:
                 self._chains[job_id] = task_id
+
+    def _stale(self, job_id: str) -> bool:
+        """A chain whose job row has not changed for longer than the broker's redelivery time
+        was lost (e.g. Redis restarted without persistence); the job lock keeps a late
+        original from running next to the new dispatch."""
+        row = self.db.get(job_id)
+        limit = self.cfg.jobs.celery.visibility_timeout_s * 1.5
+        return row is None or time.time() - row.updated_at.timestamp() > limit
 
     def idle(self) -> bool:
         with self._lock:
