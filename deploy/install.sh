@@ -54,6 +54,9 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$HASH" ]; then
   echo "$HASH" > "$STAMP"
 fi
 
+# pyradiomics' own test case + published baseline (from its PyPI sdist) for the radiomics tests
+"$VENV/bin/python" "$ROOT/deploy/fetch_pyradiomics_testdata.py" "$VENV/share/pyradiomics-data"
+
 # Viewer for the worklist (NiiVue), vendored at install time; no CDN at run time.
 if [ -f "$ROOT/node/worklist/frontend/package.json" ]; then
   if [ ! -f "$ROOT/node/worklist/static/vendor/niivue.js" ]; then
