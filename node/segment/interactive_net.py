@@ -1,10 +1,12 @@
 """The interactive model: a small 3-D U-Net on (image, point heat map) crops, plain torch.
 
-Input: the extreme-point crop (see :mod:`node.segment.interactive`) z-scored, plus the Gaussian
-heat map of the six points, both resampled to a fixed patch (``PATCH``, anisotropic like the
-thick-slice MR it sees: fewer voxels along z). Output: tumour logit per voxel, resampled back to
-the crop. Architecture follows the nnU-Net building blocks at small scale (conv-instance norm-
-leaky ReLU twice per level, strided pooling, transposed-conv upsampling, skip connections).
+Input: the extreme-point crop (see :mod:`node.segment.interactive`) z-scored, the Gaussian heat
+map of the six points, and the classical fallback's mask as a prior to correct (this lets a small
+net trained for minutes on CPU start from a sensible answer), all resampled to a fixed patch
+(``PATCH``, anisotropic like the thick-slice MR it sees: fewer voxels along z). Output: tumour
+logit per voxel, resampled back to the crop. Architecture follows the nnU-Net building blocks at
+small scale (conv-instance norm-leaky ReLU twice per level, strided pooling, transposed-conv
+upsampling, skip connections).
 
 A model folder holds ``model.pt`` (state dict) and ``meta.json`` (patch, width, model id):
 loaded once, then ``predict`` many times (STYLE.md, nnU-Net "load once").
@@ -21,9 +23,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (torch convention)
 from torch import nn
 
-from node.segment.interactive import heat_map, normalise
+from node.segment.interactive import classical_crop, heat_map, normalise
 
-PATCH: tuple[int, int, int] = (12, 48, 48)
+PATCH: tuple[int, int, int] = (8, 40, 40)
 POOL: tuple[tuple[int, int, int], ...] = ((1, 2, 2), (2, 2, 2), (2, 2, 2))
 
 
@@ -35,7 +37,7 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 class UNet3D(nn.Module):
-    def __init__(self, in_channels: int = 2, width: int = 12) -> None:
+    def __init__(self, in_channels: int = 3, width: int = 12) -> None:
         super().__init__()
         chans = [width * 2**i for i in range(len(POOL) + 1)]
         self.enc = nn.ModuleList([_block(in_channels, chans[0])])
@@ -63,8 +65,10 @@ class UNet3D(nn.Module):
 
 
 def make_input(crop: np.ndarray, points_local: np.ndarray, spacing_zyx: Sequence[float]) -> torch.Tensor:
-    """(1, 2, *PATCH) tensor: z-scored crop and point heat map, trilinear to the patch."""
-    chans = np.stack([normalise(crop), heat_map(crop.shape, points_local, spacing_zyx)])
+    """(1, 3, *PATCH) tensor: z-scored crop, point heat map and the classical fallback's mask
+    (a prior the network corrects), trilinear to the patch."""
+    chans = np.stack([normalise(crop), heat_map(crop.shape, points_local, spacing_zyx),
+                      classical_crop(crop, points_local).astype(np.float32)])
     t = torch.from_numpy(chans).float()[None]
     return F.interpolate(t, size=PATCH, mode="trilinear", align_corners=False)
 

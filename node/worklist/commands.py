@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", type=Path, required=True, help="model folder (model.pt + meta.json)")
     t.add_argument("--minutes", type=float, default=25.0, help="wall-clock training budget")
     t.add_argument("--width", type=int, default=8, help="channels of the first U-Net level")
+    t.add_argument("--batch", type=int, default=8)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=_train)
@@ -92,6 +93,6 @@ def _train(args: argparse.Namespace) -> int:
     from node.segment.interactive_train import train_interactive
 
     report = train_interactive(args.cohort_dir, args.out, minutes=args.minutes, seed=args.seed,
-                               width=args.width, threads=args.threads)
+                               width=args.width, batch=args.batch, threads=args.threads)
     print(json.dumps(asdict(report), indent=2))
     return 0
