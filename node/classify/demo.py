@@ -5,7 +5,8 @@ write ``<profile>/features.csv``. Then, for each model kind (radiomics, clinical
 combined): outer CV on ``train`` (out-of-fold predictions + corrected CI), a final bundle on
 all of ``train``, predictions for every profile written to
 ``<profile>/predictions_<kind>.csv`` (Patient,label,prob,ood_score,ood_flag; train =
-out-of-fold), and the radiomics bundle + MODEL_CARD.md into ``--out``.
+out-of-fold), the radiomics bundle + MODEL_CARD.md into ``--out`` and the other kinds'
+bundles into ``<out>_<kind>``.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         if kind is ModelKind.RADIOMICS:
             main_bundle = bundle
             main_bundle.save(args.out)
+        else:  # the comparison models, next to the demo bundle (not used by the pipeline)
+            bundle.save(args.out.with_name(f"{args.out.name}_{kind.value}"))
         if main_bundle is not None:  # card rewritten after every kind: partial runs still useful
             _write_card(args, main_bundle, results, feats)
     return 0
