@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         "evaluated as Spaanderman et al. 2024 Table 2: test cohorts by a 10,000x stratified "
         "bootstrap (percentile 95 % CI), cross-validation by the corrected resampled t-test; "
         "P-values are DeLong's test of each model against the radiomics model. Threshold "
-        "P(ALT) >= 0.5. Synthetic data: these numbers check the machinery, not the method. "
+        f"P(ALT) >= 0.5. Predictions read from `{args.cohorts}`. Synthetic data: these numbers "
+        "check the machinery, not the method. "
         "Regenerate: `python -m node.evaluate.profiles --cohorts /work/cohorts "
         "--out docs/evaluation`." + (" Missing: " + "; ".join(notes) + "." if notes else ""))
     rep = evaluate_and_report(results, args.out, "lipo-node on the synthetic profiles", intro,
