@@ -48,7 +48,7 @@ def _phantom_cohort(root: Path, n: int = 12) -> Path:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> tuple[Path, Path]:
+def site(tmp_path_factory) -> tuple[Path, Path, dict[str, float]]:
     from node.classify.config import ClassifyConfig
     from node.classify.data import ModelKind
     from node.classify.train import cohort_matrix, train_bundle
@@ -64,11 +64,13 @@ def site(tmp_path_factory) -> tuple[Path, Path]:
                           settings_hash=settings.settings_hash, cohort_name="phantom",
                           model_id="test-radiomics", version="0", progress=False)
     bdir = bundle.save(tmp_path_factory.mktemp("bundle") / "radiomics")
-    return root, bdir
+    batch, _ = bundle.predict_rows(X.reindex(columns=bundle.manifest.feature_names)
+                                   .to_numpy(dtype=float))
+    return root, bdir, dict(zip(X.index, batch, strict=True))
 
 
 def test_site_run_with_reference_masks_writes_the_report(site, tmp_path):
-    cohort, bundle = site
+    cohort, bundle, batch = site
     (cohort / "site-099").mkdir(exist_ok=True)  # labelled? no -> not a case
     out = tmp_path / "acceptance"
     rc = main(["evaluate", "site", "--cohort", str(cohort), "--out", str(out), "--truth-masks",
@@ -77,6 +79,9 @@ def test_site_run_with_reference_masks_writes_the_report(site, tmp_path):
     with (out / "predictions_radiomics.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 12 and all(0.0 <= float(r["prob"]) <= 1.0 for r in rows)
+    # the per-case site path gives what the batch (cohort) path of node.classify gives
+    for r in rows:
+        assert float(r["prob"]) == pytest.approx(batch[r["Patient"]], abs=1e-6)
     md = (out / "report.md").read_text()
     assert "Site acceptance: hospital_x" in md and "| radiomics |" in md
     assert "12 cases (worc layout), 0 failed" in md
@@ -84,7 +89,7 @@ def test_site_run_with_reference_masks_writes_the_report(site, tmp_path):
 
 
 def test_a_broken_case_is_listed_not_lost(site, tmp_path):
-    cohort, bundle = site
+    cohort, bundle, _ = site
     broken = tmp_path / "cohort"
     broken.mkdir()
     for case in sorted(p for p in cohort.iterdir() if p.is_dir() and p.name != "site-099"):
@@ -112,7 +117,7 @@ def test_cohort_without_labels_is_refused(tmp_path):
 def test_site_run_with_automatic_segmentation_accounts_for_every_case(site, tmp_path):
     """nnU-Net on the phantoms: every case ends up scored or listed as failed, and each
     segmented case is scored against its reference mask."""
-    cohort, bundle = site
+    cohort, bundle, _ = site
     out = tmp_path / "auto"
     try:
         run_site(cohort, out, load_config(None),
