@@ -1,9 +1,10 @@
 """pyradiomics on its own test case brain1 reproduces its published baseline values.
 
-The test image and baseline columns come from the pyradiomics repository (see
-tests/data/pyradiomics/PROVENANCE.md); the settings are read from the baseline itself, as
-pyradiomics' own test suite does. This guards the installed fork (pyradiomics-bhklab) and its
-C extensions against silent numerical drift.
+The test image and baseline CSVs come from the pyradiomics-bhklab sdist on PyPI, extracted by
+deploy/install.sh (deploy/fetch_pyradiomics_testdata.py) into .venv/share/pyradiomics-data —
+the wheel ships neither and ``radiomics.getTestCase`` needs the network. The settings are read
+from the baseline itself, as pyradiomics' own test suite does. This guards the installed
+fork (pyradiomics-bhklab) and its C extensions against silent numerical drift.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ import radiomics
 import SimpleITK as sitk  # noqa: N813
 from radiomics import featureextractor
 
-DATA = Path(__file__).resolve().parent / "data" / "pyradiomics"
+DATA = Path(__file__).resolve().parents[1] / ".venv" / "share" / "pyradiomics-data"
 CLASSES = ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 
 
 def _baseline(cls: str) -> tuple[dict, dict[str, float]]:
-    rows = dict(csv.reader((DATA / f"baseline_brain1_{cls}.csv").open()))
+    """Settings and feature values of the ``brain1`` column of ``baseline_<cls>.csv``."""
+    table = list(csv.reader((DATA / "baseline" / f"baseline_{cls}.csv").open()))
+    col = table[0].index("brain1")
+    rows = {r[0]: r[col] for r in table[1:]}
     settings = ast.literal_eval(rows["diagnostics_Configuration_Settings"])
     values = {k: float(v) for k, v in rows.items() if k.startswith(f"original_{cls}_")}
     return settings, values
@@ -32,6 +36,8 @@ def _baseline(cls: str) -> tuple[dict, dict[str, float]]:
 
 @pytest.fixture(scope="module")
 def brain1() -> tuple[sitk.Image, sitk.Image]:
+    if not (DATA / "brain1_image.nrrd").is_file():
+        pytest.fail(f"{DATA} missing: run deploy/install.sh (fetches pyradiomics' test data)")
     radiomics.setVerbosity(logging.ERROR)
     return (sitk.ReadImage(str(DATA / "brain1_image.nrrd")),
             sitk.ReadImage(str(DATA / "brain1_label.nrrd")))
