@@ -50,7 +50,9 @@ def inputs_from_result(ctx: JobContext) -> ReportInputs:
         raise ReportError(f"job {r.job_id}: cannot report without {', '.join(missing)}")
     reviewed = r.seg_method != "automatic" or r.quality_score is not None
     qc = QcOutcome.REVIEWED if reviewed else QcOutcome(r.qc.status or "pass")
-    versions = {m.role: f"{m.model_id} {m.version}" for m in r.models} or {"lipo-node": node.__version__}
+    # model id -> version, as ReportInputs expects; an id that embeds its version ("seg@<hash>")
+    # is shortened so the joined Algorithm Version stays within VR LO (64 characters)
+    versions = {m.model_id.partition("@")[0]: m.version for m in r.models} or {"lipo-node": node.__version__}
     return ReportInputs(
         alt_probability=r.alt_probability, label=r.label, qc_status=qc,
         qc_reasons=tuple(r.qc.reason_codes), seg_method=r.seg_method, ood=bool(r.ood_flag),
