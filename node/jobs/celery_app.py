@@ -72,7 +72,7 @@ def make_celery(cfg: NodeConfig) -> Celery:
         worker_send_task_events=False,
     )
 
-    @app.task(name=STAGE_TASK, bind=True)
+    @app.task(name=STAGE_TASK, bind=True, shared=False)  # per app, not celery-global
     def stage_task(self: Any, job_id: str, stage_name: str) -> dict[str, str | None]:
         return run_stage(app, cfg, job_id, stage_name, self.request.id)
 
