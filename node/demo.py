@@ -95,7 +95,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout_s: float) -> None:
     raise DemoError(f"lipo-node serve did not answer {url} within {timeout_s:.0f} s")
 
 
-def _cstore_folder(folder: Path, port: int) -> int:
+def cstore_folder(folder: Path, port: int) -> int:
     """Send every DICOM file of ``folder`` to the node (no Orthanc on this machine)."""
     import pydicom
     from pynetdicom import AE, StoragePresentationContexts
@@ -203,7 +203,7 @@ def run_demo(workdir: Path, seed: int, use_orthanc: bool, timeout_s: float, keep
             n = sum(len(client.upload_folder(str(s.folder))) for s in study.series)
             _say(t0, f"uploaded {n} instances to Orthanc; its plugin forwards the stable study by C-STORE")
         else:
-            n = sum(_cstore_folder(s.folder, node_port) for s in study.series)
+            n = sum(cstore_folder(s.folder, node_port) for s in study.series)
             _say(t0, f"no Orthanc here: C-STOREd {n} instances straight to the node")
         result = _follow(cfg_file, t0, timeout_s, proc)
         _summary(result, load_config(cfg_file).jobs_dir / result.job_id, orthanc)

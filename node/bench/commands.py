@@ -8,18 +8,11 @@ from __future__ import annotations
 import argparse
 import importlib
 
-_BENCHES = ("ingest", "segment", "radiomics", "automl", "interactive", "e2e")
+_BENCHES = ("ingest", "segment", "radiomics", "automl", "interactive", "e2e", "e2e_celery", "synth")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="run a benchmark and write JSON")
     bench_sub = parser.add_subparsers(dest="bench", metavar="NAME", required=True)
     for name in _BENCHES:
-        module_name = f"node.bench.{name}"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(bench_sub)
+        importlib.import_module(f"node.bench.{name}").register(bench_sub)
