@@ -83,7 +83,7 @@ def test_serve_receives_selects_and_reports_over_http(siemens_study: Path, tmp_p
         "receive": {"port": dicom_port, "allowed_callers": {"STORESCU": ["127.0.0.1"]}},
         "store": {"min_free_bytes": 0},
         "select": {"quiet_s": 0.5, "max_wait_s": 5},
-        "jobs": {"workers": 1, "poll_interval_s": 0.2},
+        "jobs": {"workers": 1, "poll_interval_s": 0.2, "stages": ["select"]},
         "http": {"port": http_port},
     }))
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115

@@ -41,7 +41,7 @@ class JobsConfig(BaseModel):
     )
     poll_interval_s: float = Field(2.0, gt=0, description="how often the runner looks for new work")
     stages: list[str] = Field(
-        default_factory=lambda: ["select"],
+        default_factory=lambda: ["select", "segment", "qc", "radiomics", "classify", "report", "send"],
         description="registered stage names in order (node.jobs.pipeline.register_stage)",
     )
     shutdown_grace_s: float = Field(
