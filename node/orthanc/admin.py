@@ -14,7 +14,12 @@ from orthanc_api_client.exceptions import HttpError
 from node.errors import LipoNodeError
 from node.orthanc.config import OrthancConfig
 
-RESULT_MANUFACTURER = "lipo-node"
+
+def result_manufacturer(templates_file: str | None = None) -> str:
+    """Manufacturer written into our SEG/SR (dicom_templates equipment, site-editable)."""
+    from node.report.templates import load_templates
+
+    return load_templates(templates_file).equipment.manufacturer
 
 
 class OrthancUnavailable(LipoNodeError):
@@ -89,8 +94,9 @@ def send_study(client: OrthancApiClient, cfg: OrthancConfig, study: str) -> str:
     return orthanc_id
 
 
-def results(client: OrthancApiClient) -> list[ResultSeries]:
-    """SEG and SR series that this node wrote (Manufacturer ``lipo-node``), newest last."""
+def results(client: OrthancApiClient, manufacturer: str | None = None) -> list[ResultSeries]:
+    """SEG and SR series that this node wrote (identified by the templates' Manufacturer)."""
+    manufacturer = manufacturer or result_manufacturer()
     found: list[ResultSeries] = []
     for modality in ("SEG", "SR"):
         rows = client.post(
@@ -98,7 +104,7 @@ def results(client: OrthancApiClient) -> list[ResultSeries]:
         ).json()
         for row in rows:
             tags = row.get("MainDicomTags", {})
-            if tags.get("Manufacturer", "") != RESULT_MANUFACTURER:
+            if tags.get("Manufacturer", "") != manufacturer:
                 continue
             study_tags = client.studies.get_json(row["ParentStudy"]).get("MainDicomTags", {})
             found.append(

@@ -61,10 +61,10 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    from node.orthanc.admin import results
+    from node.orthanc.admin import result_manufacturer, results
 
-    _, client = _client(args)
-    rows = results(client)
+    cfg, client = _client(args)
+    rows = results(client, result_manufacturer(cfg.report.templates_file))
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
     else:
