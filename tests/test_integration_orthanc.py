@@ -119,6 +119,15 @@ def test_study_sent_to_orthanc_comes_back_with_seg_and_sr(study, node_and_orthan
 
     db = JobDB(load_config(workdir / "demo-config.yaml").db_path)
     try:
-        assert len(db.list()) == 1
+        jobs = db.list()
     finally:
         db.close()
+    assert len(jobs) == 1
+    # the PACS lost the SR: the admin resends the job; the same SR (same UID) comes back
+    client.series.delete(client.series.lookup(sr.series_uid))
+    assert "SR" not in {r.modality for r in results(client)}
+    from node.cli import main
+
+    assert main(["--config", str(workdir / "demo-config.yaml"), "orthanc", "resend", jobs[0].job_id]) == 0
+    back = [r for r in results(client) if r.modality == "SR"]
+    assert [r.series_uid for r in back] == [sr.series_uid]
