@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "node.worklist.commands",  # user add
     "node.orthanc.commands",   # orthanc status|send|results|resend|pull
     "node.demo",               # demo
+    "node.store.commands",     # cleanup
     "node.bench.commands",     # bench ingest|segment|radiomics|automl|interactive|e2e
 )
 

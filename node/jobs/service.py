@@ -54,6 +54,7 @@ def serve(cfg: NodeConfig, stop: threading.Event | None = None) -> int:
             puller = OrthancPuller(cfg.orthanc, store, cfg.db_path, make_client(cfg.orthanc),
                                    on_stored=runner.wake)
             threading.Thread(target=puller.run, args=(stop,), name="orthanc-pull", daemon=True).start()
+        threading.Thread(target=_retention_loop, args=(cfg, stop), name="retention", daemon=True).start()
         if cfg.http.enabled:
             web = uvicorn.Server(uvicorn.Config(create_app(cfg), host=cfg.http.host,
                                                 port=cfg.http.port, log_level="warning"))
@@ -73,6 +74,19 @@ def serve(cfg: NodeConfig, stop: threading.Event | None = None) -> int:
             web_thread.join(10)
         store.close()
     return 0
+
+
+def _retention_loop(cfg: NodeConfig, stop: threading.Event, every_s: float = 3600.0) -> None:
+    from node.store.retention import cleanup
+
+    while not stop.wait(every_s):
+        try:
+            report = cleanup(cfg)
+            if report.jobs:
+                log.info("retention: %d job(s) cleaned, %.1f MB freed", len(report.jobs),
+                         report.bytes_freed / 1e6)
+        except Exception:  # never take the node down for housekeeping
+            log.exception("retention clean-up failed")
 
 
 def _run_web(web: object) -> None:

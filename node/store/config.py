@@ -14,3 +14,9 @@ class StoreConfig(BaseModel):
         description="disk watermark: refuse an instance (0xA700 Out of Resources) when writing it "
         "would leave less than this many free bytes on the spool's file system",
     )
+    retention_days: float = Field(
+        30.0, gt=0, description="finished jobs (delivered/failed) older than this lose their spool "
+        "copy and bulky job files; result.json and the audit trail stay")
+    cleanup_free_bytes: int = Field(
+        10 * 1024**3, ge=0, description="below this much free space, finished jobs are cleaned "
+        "oldest first even before retention_days")
