@@ -174,7 +174,10 @@ def _numeric(result: dict[str, Any]) -> dict[str, float]:
     for key, val in result.items():
         if key.startswith("diagnostics_"):
             continue
-        out[key] = float(np.asarray(val))
+        arr = np.asarray(val)
+        # pyradiomics' shape axis lengths come from eigenvalues and can carry a ~0 imaginary
+        # part (or be NaN) for near-spherical masks; the real part is the measurement
+        out[key] = float(arr.real) if np.iscomplexobj(arr) else float(arr)
     return out
 
 
