@@ -24,7 +24,7 @@ from node.demo import NODE_AET, cstore_folder, write_node_config
 from node.orthanc.local import LocalOrthanc, free_port
 
 
-def latency(quiet_s: float = 2.0, seed: int = 21, timeout_s: float = 900.0) -> dict[str, Any]:
+def latency(quiet_s: float = 2.0, seed: int = 7, timeout_s: float = 900.0) -> dict[str, Any]:
     from orthanc_api_client import OrthancApiClient
 
     from node.orthanc.admin import results
@@ -50,23 +50,17 @@ def latency(quiet_s: float = 2.0, seed: int = 21, timeout_s: float = 900.0) -> d
             n = sum(cstore_folder(s.folder, node_port) for s in study.series)
             t_last = time.monotonic()
             client = OrthancApiClient(orthanc.url)
-            t_sr = None
+            cfg = load_config(cfg_file)
+            t_sr, state = None, None
             while time.monotonic() - t_last < timeout_s:
                 if any(r.modality == "SR" for r in results(client)):
                     t_sr = time.monotonic()
                     break
+                state = _job_state(cfg)
+                if state in ("needs_review", "failed"):  # no SR will come
+                    break
                 time.sleep(0.25)
-            from node.jobs.jobdb import JobDB
-            from node.jobs.model import JobResult
-
-            cfg = load_config(cfg_file)
-            db = JobDB(cfg.db_path)
-            rows = db.list()
-            db.close()
-            timings = {}
-            if rows:
-                res = JobResult.from_file(cfg.jobs_dir / rows[0].job_id / "result.json")
-                timings = res.timings_s
+            timings, state = _job_timings(cfg)
         finally:
             proc.terminate()
             proc.wait(60)
@@ -75,7 +69,33 @@ def latency(quiet_s: float = 2.0, seed: int = 21, timeout_s: float = 900.0) -> d
     t1 = study.meta.get("t1_shape_zyx")
     return {"instances": n, "t1_shape_zyx": t1, "quiet_s": quiet_s,
             "seconds_last_instance_to_sr_in_orthanc": None if t_sr is None else round(t_sr - t_last, 2),
-            "stage_seconds": timings, "target_s": 30.0}
+            "job_state": state, "stage_seconds": timings, "target_s": 30.0}
+
+
+def _job_state(cfg) -> str | None:
+    from node.jobs.jobdb import JobDB
+
+    db = JobDB(cfg.db_path)
+    try:
+        rows = db.list()
+    finally:
+        db.close()
+    return rows[0].state.value if rows else None
+
+
+def _job_timings(cfg) -> tuple[dict[str, float], str | None]:
+    from node.jobs.jobdb import JobDB
+    from node.jobs.model import JobResult
+
+    db = JobDB(cfg.db_path)
+    try:
+        rows = db.list()
+    finally:
+        db.close()
+    if not rows:
+        return {}, None
+    res = JobResult.from_file(cfg.jobs_dir / rows[0].job_id / "result.json")
+    return res.timings_s, res.state.value
 
 
 def register(bench_sub: argparse._SubParsersAction) -> None:
