@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +31,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cohort = make_tiny_cohort(root / "cohort", 5, seed=3)
     out = root / "model"
     budget = TrainBudget(epochs=2, iterations_per_epoch=2, val_iterations=1, da_workers=0)
-    result = train_seg(cohort, out, root / "work", slim=TINY_PLAN, budget=budget,
-                       dataset_id=902, dataset_name="Smoke", device="cpu", preprocess_workers=1)
+    # nnU-Net's planning/preprocessing fork worker pools; forking this pytest process, which
+    # earlier tests left with threads (servers, executors), can deadlock the child. Train in a
+    # fresh spawned process, as `lipo-node train-seg` does.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        result = pool.submit(train_seg, cohort, out, root / "work", slim=TINY_PLAN, budget=budget,
+                             dataset_id=902, dataset_name="Smoke", device="cpu",
+                             preprocess_workers=1).result(timeout=900)
     assert result.epochs_run == 2 and result.cases == 5
     return out
 
