@@ -84,7 +84,7 @@ def test_serve_receives_selects_and_reports_over_http(siemens_study: Path, tmp_p
         "store": {"min_free_bytes": 0},
         "select": {"quiet_s": 0.5, "max_wait_s": 5},
         "jobs": {"workers": 1, "poll_interval_s": 0.2, "stages": ["select"]},
-        "http": {"port": http_port},
+        "http": {"port": http_port, "require_login": False},
     }))
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "node.cli", "serve", "--config", str(config)],
@@ -138,3 +138,13 @@ def test_serve_refuses_to_run_without_its_http_port(tmp_path: Path) -> None:
     # the SCP it had started is closed again: its port is free
     with socket.socket() as again:
         again.bind(("127.0.0.1", cfg.receive.port))
+
+
+def test_served_app_puts_api_and_pages_behind_the_worklist_login(tmp_path: Path) -> None:
+    from node.config import load_config
+    from node.jobs.service import node_app
+
+    client = TestClient(node_app(load_config(None, data_dir=str(tmp_path / "var"))))
+    assert client.get("/api/jobs").status_code == 401
+    assert client.get("/", follow_redirects=False).status_code in (302, 303, 307)
+    assert client.get("/healthz").status_code == 200  # probes stay open for the load balancer

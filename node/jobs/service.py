@@ -29,7 +29,6 @@ def serve(cfg: NodeConfig, stop: threading.Event | None = None) -> int:
 
     from node.receive import start_scp
     from node.store import Store
-    from node.worklist.app import create_app
 
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -56,7 +55,7 @@ def serve(cfg: NodeConfig, stop: threading.Event | None = None) -> int:
             threading.Thread(target=puller.run, args=(stop,), name="orthanc-pull", daemon=True).start()
         threading.Thread(target=_retention_loop, args=(cfg, stop), name="retention", daemon=True).start()
         if cfg.http.enabled:
-            web = uvicorn.Server(uvicorn.Config(create_app(cfg), host=cfg.http.host,
+            web = uvicorn.Server(uvicorn.Config(node_app(cfg), host=cfg.http.host,
                                                 port=cfg.http.port, log_level="warning"))
             web_thread = threading.Thread(target=_run_web, args=(web,), name="http", daemon=True)
             web_thread.start()
@@ -74,6 +73,20 @@ def serve(cfg: NodeConfig, stop: threading.Event | None = None) -> int:
             web_thread.join(10)
         store.close()
     return 0
+
+
+def node_app(cfg: NodeConfig):
+    """The served app: /api behind the worklist login, plus the worklist pages."""
+    from fastapi import Depends
+
+    from node.worklist.app import create_app
+    from node.worklist.auth import require_api_user
+    from node.worklist.ui import include_worklist
+
+    deps = [Depends(require_api_user)] if cfg.http.require_login else []
+    app = create_app(cfg, api_dependencies=deps)
+    include_worklist(app, cfg)
+    return app
 
 
 def _retention_loop(cfg: NodeConfig, stop: threading.Event, every_s: float = 3600.0) -> None:

@@ -8,3 +8,4 @@ class HttpConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8088
     enabled: bool = True
+    require_login: bool = True  # /api and every page need a worklist login (lipo-node user add)
