@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -124,6 +125,7 @@ def test_cli_run_prints_result_json_path(siemens_study: Path, tmp_path: Path,
     out = subprocess.run(
         [sys.executable, "-m", "node.cli", "run", str(siemens_study), "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "LIPO_NODE_JOBS__STAGES": '["select"]'},
     )
     path = Path(out.stdout.strip())
     assert path.is_file() and path.is_relative_to(tmp_path)

@@ -15,8 +15,10 @@ two masks is stored in ``Mask.agreement``. With TTA on that is one extra forward
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +80,6 @@ class Segmenter:
 
     def __init__(self, model_folder: Path, cfg: SegmentConfig) -> None:
         import torch
-        from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
         model_folder = Path(model_folder)
         if not (model_folder / "plans.json").is_file() or not (model_folder / "dataset.json").is_file():
@@ -90,6 +91,14 @@ class Segmenter:
         self.device = choose_device(cfg.device)
         threads = cfg.torch_threads or min(4, os.cpu_count() or 1)
         torch.set_num_threads(threads)
+        # nnU-Net prints notices to stdout; keep stdout for our CLI's machine-readable output
+        with contextlib.redirect_stdout(sys.stderr):
+            self._load(model_folder, cfg)
+
+    def _load(self, model_folder: Path, cfg: SegmentConfig) -> None:
+        import torch
+        from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+
         self._predictor = nnUNetPredictor(
             tile_step_size=cfg.tile_step_size,
             use_gaussian=True,
