@@ -28,14 +28,9 @@ from typing import Any
 import yaml
 
 from node.config import NodeConfig, load_config
+from node.orthanc.local import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
