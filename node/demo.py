@@ -23,9 +23,9 @@ from pathlib import Path
 import httpx
 import yaml
 
-from node.config import DEFAULT_CONFIG, REPO_DIR, load_config
+from node.config import DEFAULT_CONFIG, REPO_DIR, NodeConfig, load_config
 from node.errors import LipoNodeError
-from node.jobs.jobdb import JobDB
+from node.jobs.jobdb import JobDB, JobRow
 from node.jobs.model import JobResult, JobState
 from node.orthanc.local import LocalOrthanc, free_port, orthanc_available
 
@@ -83,7 +83,19 @@ def _say(t0: float, text: str) -> None:
     print(f"[{time.monotonic() - t0:6.1f} s] {text}", flush=True)
 
 
-def _wait_http(url: str, proc: subprocess.Popen, timeout_s: float) -> None:
+def first_job(cfg: NodeConfig) -> JobRow | None:
+    """The node's (only) job in a demo/bench data folder, or None before it exists."""
+    if not cfg.db_path.exists():
+        return None
+    db = JobDB(cfg.db_path)
+    try:
+        rows = db.list()
+    finally:
+        db.close()
+    return rows[0] if rows else None
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -123,19 +135,13 @@ def _follow(cfg_file: Path, t0: float, timeout_s: float, proc: subprocess.Popen)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise DemoError(f"lipo-node serve exited with {proc.returncode} during the run")
-        if cfg.db_path.exists():
-            db = JobDB(cfg.db_path)
-            try:
-                rows = db.list()
-            finally:
-                db.close()
-            if rows:
-                row = rows[0]
-                if row.state != seen:
-                    seen = row.state
-                    _say(t0, f"job {row.job_id[:12]}: {row.state.value}")
-                if row.state in FINAL:
-                    return JobResult.from_file(cfg.jobs_dir / row.job_id / "result.json")
+        row = first_job(cfg)
+        if row is not None:
+            if row.state != seen:
+                seen = row.state
+                _say(t0, f"job {row.job_id[:12]}: {row.state.value}")
+            if row.state in FINAL:
+                return JobResult.from_file(cfg.jobs_dir / row.job_id / "result.json")
         time.sleep(0.5)
     raise DemoError(f"no final job state within {timeout_s:.0f} s (last: {seen})")
 
@@ -193,7 +199,7 @@ def run_demo(workdir: Path, seed: int, use_orthanc: bool, timeout_s: float, keep
         if orthanc is not None:
             orthanc.start()
             _say(t0, f"temporary Orthanc (PACS stand-in) with auto-routing at {orthanc.url}")
-        _wait_http(f"http://127.0.0.1:{http_port}/healthz", proc, 120)
+        wait_http(f"http://127.0.0.1:{http_port}/healthz", proc, 120)
         _say(t0, f"lipo-node serving: DICOM {NODE_AET}@127.0.0.1:{node_port}, "
                  f"HTTP http://127.0.0.1:{http_port}")
         if orthanc is not None:

@@ -3,6 +3,7 @@ ensemble beats a single default random forest."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +104,7 @@ def test_ensemble_beats_default_random_forest_on_synthetic_train_cohort() -> Non
     from node.classify.data import groups_of
     from node.radiomics.cohort import read_features_csv
 
-    cohort = Path("/work/cohorts/train")
+    cohort = Path(os.environ.get("LIPO_NODE_TEST_COHORTS", "/work/cohorts")) / "train"
     if not (cohort / "features.csv").is_file():
         pytest.skip("synthetic train cohort features not extracted (lipo-node features-cohort)")
     feats, _ = read_features_csv(cohort / "features.csv")

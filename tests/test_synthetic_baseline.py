@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from node.synthetic.baseline import baseline_auc
 
-COHORTS = Path("/work/cohorts")
+COHORTS = Path(os.environ.get("LIPO_NODE_TEST_COHORTS", "/work/cohorts"))  # slow tests only
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from node.config import REPO_DIR, load_config
-from node.demo import NODE_AET, cstore_folder, write_node_config
+from node.demo import NODE_AET, cstore_folder, first_job, wait_http, write_node_config
 from node.orthanc.local import LocalOrthanc, free_port
 
 
@@ -44,20 +44,18 @@ def latency(quiet_s: float = 2.0, seed: int = 7, timeout_s: float = 900.0) -> di
         proc = subprocess.Popen([sys.executable, "-m", "node.cli", "--config", str(cfg_file), "serve"],
                                 stdout=log, stderr=subprocess.STDOUT, cwd=REPO_DIR)
         try:
-            from node.demo import _wait_http
-
-            _wait_http(f"http://127.0.0.1:{http_port}/healthz", proc, 180)
+            wait_http(f"http://127.0.0.1:{http_port}/healthz", proc, 180)
             n = sum(cstore_folder(s.folder, node_port) for s in study.series)
             t_last = time.monotonic()
             client = OrthancApiClient(orthanc.url)
             cfg = load_config(cfg_file)
-            t_sr, state = None, None
+            t_sr = None
             while time.monotonic() - t_last < timeout_s:
                 if any(r.modality == "SR" for r in results(client)):
                     t_sr = time.monotonic()
                     break
-                state = _job_state(cfg)
-                if state in ("needs_review", "failed"):  # no SR will come
+                row = first_job(cfg)
+                if row is not None and row.state.value in ("needs_review", "failed"):  # no SR coming
                     break
                 time.sleep(0.25)
             timings, state = _job_timings(cfg)
@@ -72,29 +70,13 @@ def latency(quiet_s: float = 2.0, seed: int = 7, timeout_s: float = 900.0) -> di
             "job_state": state, "stage_seconds": timings, "target_s": 30.0}
 
 
-def _job_state(cfg) -> str | None:
-    from node.jobs.jobdb import JobDB
-
-    db = JobDB(cfg.db_path)
-    try:
-        rows = db.list()
-    finally:
-        db.close()
-    return rows[0].state.value if rows else None
-
-
 def _job_timings(cfg) -> tuple[dict[str, float], str | None]:
-    from node.jobs.jobdb import JobDB
     from node.jobs.model import JobResult
 
-    db = JobDB(cfg.db_path)
-    try:
-        rows = db.list()
-    finally:
-        db.close()
-    if not rows:
+    row = first_job(cfg)
+    if row is None:
         return {}, None
-    res = JobResult.from_file(cfg.jobs_dir / rows[0].job_id / "result.json")
+    res = JobResult.from_file(cfg.jobs_dir / row.job_id / "result.json")
     return res.timings_s, res.state.value
 
 
