@@ -14,6 +14,7 @@ from peers import dcmtk_env
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
+from node.dcmtk import dcmtk
 from node.receive.config import ReceiveConfig
 from node.receive.scp import start_scp
 from node.store import Store
@@ -84,7 +85,7 @@ def running_scp(tmp: Path, store_cfg: StoreConfig | None = None, **receive: obje
 
 def storescu(port: int, *paths: Path, aet: str = SCU_AE, aec: str = OUR_AE,
              extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    cmd = ["storescu", "-aet", aet, "-aec", aec, *extra, "+sd", "+r", "+sp", "*.dcm",
+    cmd = [dcmtk("storescu"), "-aet", aet, "-aec", aec, *extra, "+sd", "+r", "+sp", "*.dcm",
            "127.0.0.1", str(port), *map(str, paths)]
     return subprocess.run(cmd, env=dcmtk_env(), capture_output=True, text=True, timeout=60)
 

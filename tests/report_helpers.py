@@ -17,6 +17,7 @@ import numpy as np
 import pydicom
 import SimpleITK as sitk  # noqa: N813
 
+from node.dcmtk import dcmtk
 from node.report import ReportInputs, load_source
 from node.report.seg import expected_shape
 
@@ -38,7 +39,7 @@ def dciodvfy(path: Path) -> Validation:
 
 
 def dsrdump(path: Path) -> str:
-    proc = subprocess.run(["dsrdump", str(path)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([dcmtk("dsrdump"), str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from jobs_helpers import node_cfg, store_folder
 from peers import dcmtk_env, free_port, wait_port
 
+from node.dcmtk import dcmtk
 from node.jobs.service import run_folder
 from node.store import Store
 from node.worklist.app import create_app
@@ -95,7 +96,7 @@ def test_serve_receives_selects_and_reports_over_http(siemens_study: Path, tmp_p
         base = f"http://127.0.0.1:{http_port}"
         assert httpx.get(f"{base}/healthz", timeout=5).json()["status"] == "ok"
         series_dirs = sorted(str(p) for p in siemens_study.iterdir() if p.is_dir())
-        sent = subprocess.run(["storescu", "-aet", "STORESCU", "-aec", "LIPO_NODE", "+sd",
+        sent = subprocess.run([dcmtk("storescu"), "-aet", "STORESCU", "-aec", "LIPO_NODE", "+sd",
                                "127.0.0.1", str(dicom_port), *series_dirs],
                               env=dcmtk_env(), timeout=60, capture_output=True, text=True)
         assert sent.returncode == 0, sent.stderr

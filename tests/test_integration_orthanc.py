@@ -20,6 +20,7 @@ import pytest
 from orthanc_api_client import OrthancApiClient
 
 from node.config import REPO_DIR
+from node.dcmtk import dcmtk
 from node.demo import NODE_AET, write_node_config
 from node.orthanc.admin import results
 from node.orthanc.local import LocalOrthanc, free_port
@@ -42,7 +43,7 @@ def study(tmp_path_factory: pytest.TempPathFactory):
 def _storescu(folder: Path, port: int, aet: str = "MODALITY", called: str = "ORTHANC") -> None:
     files = sorted(str(p) for p in folder.rglob("*.dcm"))
     env = dict(os.environ, TCP_NODELAY="1")
-    proc = subprocess.run(["storescu", "-aet", aet, "-aec", called, "127.0.0.1", str(port), *files],
+    proc = subprocess.run([dcmtk("storescu"), "-aet", aet, "-aec", called, "127.0.0.1", str(port), *files],
                           capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
 

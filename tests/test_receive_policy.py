@@ -11,6 +11,7 @@ from pydicom.uid import MRImageStorage
 from pynetdicom import AE
 from receive_helpers import OUR_AE, SCU_AE, mr_slice, running_scp, storescu, wait_for, write
 
+from node.dcmtk import dcmtk
 from node.receive.config import TlsConfig
 from node.store import AuditKind, AuditResult
 
@@ -91,7 +92,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _tls_storescu(port: int, path: Path, *tls: str) -> subprocess.CompletedProcess:
-    cmd = ["storescu", "-aet", SCU_AE, "-aec", OUR_AE, *tls, "127.0.0.1", str(port), str(path)]
+    cmd = [dcmtk("storescu"), "-aet", SCU_AE, "-aec", OUR_AE, *tls, "127.0.0.1", str(port), str(path)]
     return subprocess.run(cmd, env=dcmtk_env(), capture_output=True, text=True, timeout=30)
 
 

@@ -20,6 +20,7 @@ from receive_helpers import (
     write,
 )
 
+from node.dcmtk import dcmtk
 from node.store import AuditKind, AuditResult
 
 #: storescu option that proposes each transfer syntax (storescu 3.6.7 --help)
@@ -62,7 +63,7 @@ def test_siemens_study_from_storescu_is_indexed_and_audited(tmp_path: Path, siem
 
 def test_c_echo_is_answered(tmp_path: Path):
     with running_scp(tmp_path) as scp:
-        proc = subprocess.run(["echoscu", "-aet", SCU_AE, "-aec", OUR_AE, "127.0.0.1", str(scp.port)],
+        proc = subprocess.run([dcmtk("echoscu"), "-aet", SCU_AE, "-aec", OUR_AE, "127.0.0.1", str(scp.port)],
                               env=dcmtk_env(), capture_output=True, text=True, timeout=30)
         assert proc.returncode == 0, proc.stderr
 

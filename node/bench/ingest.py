@@ -39,6 +39,8 @@ import pydicom
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
+from node.dcmtk import dcmtk
+
 TARGET_RATIO = 1.0
 SCU_AE = "STORESCU"
 
@@ -103,7 +105,7 @@ def _env() -> dict[str, str]:
 
 def _send(port: int, called_ae: str, folder: Path) -> float:
     """Seconds for ``storescu`` to send every file of ``folder`` over one association."""
-    cmd = ["storescu", "-aet", SCU_AE, "-aec", called_ae, "+sd", "127.0.0.1", str(port), str(folder)]
+    cmd = [dcmtk("storescu"), "-aet", SCU_AE, "-aec", called_ae, "+sd", "127.0.0.1", str(port), str(folder)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
     elapsed = time.perf_counter() - t0
@@ -171,7 +173,7 @@ def _dcmtk(run_dir: Path, files: Path, n: int, fsync: bool) -> float:
     port = _free_port()
     out = run_dir / "out"
     out.mkdir()
-    cmd = ["storescp", "-aet", "DCMTK", "-od", str(out)]
+    cmd = [dcmtk("storescp"), "-aet", "DCMTK", "-od", str(out)]
     if fsync:
         cmd += ["--exec-on-reception", "sync #p/#f", "--exec-sync"]
     cmd.append(str(port))
@@ -200,7 +202,7 @@ def run_bench(workdir: Path, n: int, repeats: int) -> dict[str, Any]:
             rates[name].append(fn(run_dir))
             shutil.rmtree(run_dir, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in rates.items()}
-    version = subprocess.run(["storescp", "--version"], capture_output=True, text=True).stdout
+    version = subprocess.run([dcmtk("storescp"), "--version"], capture_output=True, text=True).stdout
     return {
         "bench": "ingest",
         "instances": n,
