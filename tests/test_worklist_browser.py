@@ -1,15 +1,20 @@
 """The reviewer's whole round in Debian's chromium (Playwright) against a live uvicorn:
 log in, open a needs_review job, six extreme points, overlay changes, brush, accept with a score;
-then the stored review, mask, corrections cohort and resumed job are checked on disk."""
+then the stored review, mask, corrections cohort and resumed job are checked on disk, the runner
+finishes the job into a real Orthanc (SEG + SR, "manual-seg"), and a second review of the
+delivered job sends an AMENDED SR that names the first one as its predecessor."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 import SimpleITK as sitk  # noqa: N813
+from orthanc_api_client import OrthancApiClient
 from playwright.sync_api import Page, sync_playwright
 from worklist_helpers import (
     CHROMIUM_ARGS,
@@ -23,6 +28,9 @@ from worklist_helpers import (
 
 from node.jobs.jobdb import JobDB
 from node.jobs.model import JobResult, JobState
+from node.jobs.pipeline import Pipeline, execute_job
+from node.orthanc.admin import results
+from node.orthanc.local import LocalOrthanc, free_port, orthanc_available
 from node.segment.interactive import dice, simulate_points
 from node.worklist import review as rv
 
@@ -42,8 +50,31 @@ def _drawn(page: Page) -> int:
     return int(page.evaluate("lipo.drawnVoxels()"))
 
 
-def test_reviewer_corrects_a_failed_case_with_points_and_brush(tmp_path: Path) -> None:
-    cfg = make_config(tmp_path)
+def _result_datasets(client: OrthancApiClient, modality: str) -> list[pydicom.Dataset]:
+    """Every instance of our SEG/SR series in the PACS, read back as DICOM."""
+    out = []
+    for series in results(client):
+        if series.modality == modality:
+            for iid in client.series.get_instances_ids(client.series.lookup(series.series_uid)):
+                out.append(pydicom.dcmread(io.BytesIO(client.instances.get_file(iid))))
+    return out
+
+
+@pytest.fixture
+def pacs(tmp_path: Path):
+    if not orthanc_available():
+        pytest.fail("Debian orthanc + orthanc-dicomweb are required (deploy/install.sh installs them)")
+    orthanc = LocalOrthanc(tmp_path / "orthanc")
+    orthanc.configure(node_aet="LIPO_NODE", node_port=free_port(), forward=False)
+    orthanc.start()
+    try:
+        yield orthanc
+    finally:
+        orthanc.stop()
+
+
+def test_reviewer_corrects_a_failed_case_with_points_and_brush(tmp_path: Path, pacs: LocalOrthanc) -> None:
+    cfg = make_config(tmp_path, pacs=(pacs.aet, pacs.dicom_port))
     job = make_review_job(cfg, tmp_path)
     add_user(cfg)
     DOCS.mkdir(parents=True, exist_ok=True)
@@ -136,3 +167,24 @@ def test_reviewer_corrects_a_failed_case_with_points_and_brush(tmp_path: Path) -
     assert json.dumps(rv.site_proportions(cfg)) == json.dumps(
         {"score": {"excellent": 0, "sufficient": 0, "insufficient": 1, "incorrect": 0},
          "method": {"automatic": 0, "interactive": 0, "manual": 1}})
+
+    # the runner picks the resumed job up: radiomics -> classify -> report -> send, into the PACS
+    pipeline = Pipeline.from_names(cfg.jobs.stages)
+    assert execute_job(job.job_id, cfg, pipeline) is JobState.DELIVERED
+    client = OrthancApiClient(pacs.url)
+    first_seg, first_sr = _result_datasets(client, "SEG"), _result_datasets(client, "SR")
+    assert len(first_seg) == len(first_sr) == 1
+    assert first_sr[0].StudyInstanceUID == first_seg[0].StudyInstanceUID == row.study_uid
+    assert "manual-seg" in first_sr[0].SeriesDescription and "QC reviewed" in first_sr[0].SeriesDescription
+    assert "PredecessorDocumentsSequence" not in first_sr[0]
+
+    # a second reviewer reopens the delivered job and settles on the interactive mask: the amended
+    # SEG + SR reach the PACS and the SR names the first one as its predecessor (PS3.3 C.17.2.1)
+    rv.accept_correction(cfg, job.job_id, sitk.ReadImage(str(inter_path)), "sufficient", "interactive", "ben")
+    assert execute_job(job.job_id, cfg, pipeline) is JobState.DELIVERED
+    srs = {ds.SOPInstanceUID: ds for ds in _result_datasets(client, "SR")}
+    assert len(srs) == 2 and len(_result_datasets(client, "SEG")) == 2
+    amended = next(ds for uid, ds in srs.items() if uid != first_sr[0].SOPInstanceUID)
+    assert amended.SeriesDescription.startswith("AMENDED ") and "interactive-seg" in amended.SeriesDescription
+    ref = amended.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+    assert ref.ReferencedSOPInstanceUID == first_sr[0].SOPInstanceUID

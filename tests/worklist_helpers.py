@@ -39,9 +39,16 @@ class ReviewJob:
     bad: np.ndarray  # the "automatic" mask written to the job (too small: QC failed)
 
 
-def make_config(tmp: Path) -> NodeConfig:
-    return load_config(None, data_dir=str(tmp / "data"),
-                       jobs={"stages": ["select", "segment", "qc"]}, store={"min_free_bytes": 0})
+def make_config(tmp: Path, pacs: tuple[str, int] | None = None) -> NodeConfig:
+    """Stages up to QC; with ``pacs`` (AE title, port) the whole chain, delivering there."""
+    if pacs is None:
+        return load_config(None, data_dir=str(tmp / "data"),
+                           jobs={"stages": ["select", "segment", "qc"]}, store={"min_free_bytes": 0})
+    dest = {"kind": "dicom", "name": "pacs", "host": "127.0.0.1", "port": pacs[1], "ae_title": pacs[0],
+            "calling_ae_title": "LIPO_NODE", "timeout_s": 10}
+    stages = ["select", "segment", "qc", "radiomics", "classify", "report", "send"]
+    return load_config(None, data_dir=str(tmp / "data"), store={"min_free_bytes": 0}, jobs={"stages": stages},
+                       send={"destinations": [dest], "default_destinations": []})
 
 
 def make_review_job(cfg: NodeConfig, tmp: Path, seed: int = 11) -> ReviewJob:
