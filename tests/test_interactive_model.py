@@ -111,3 +111,21 @@ def test_bundled_model_beats_the_classical_fallback_on_superficial_tumours(tmp_p
         classical.append(dice(segment_from_points(image, spacing, pts, use_model=False).mask, truth))
     print(f"superficial Dice: model {np.mean(model):.3f} vs classical {np.mean(classical):.3f}")
     assert np.mean(model) > np.mean(classical)
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "model.pt").is_file(), reason="no bundled interactive model")
+def test_six_points_beat_the_automatic_model_on_the_same_superficial_tumours(tmp_path: Path) -> None:
+    """The paper's point: where automatic segmentation fails (superficial tumours inside
+    subcutaneous fat), six extreme points get a better mask than the auto model on that image."""
+    from node.segment.config import SegmentConfig
+    from node.segment.nnunet import load_segmenter
+
+    auto_model = load_segmenter(SegmentConfig(device="cpu"))
+    interactive, auto = [], []
+    for i, (image, truth, spacing) in enumerate(_superficial_cases(tmp_path, 3)):
+        pts = simulate_points(truth, np.random.default_rng(i), inward=2)
+        interactive.append(dice(segment_from_points(image, spacing, pts).mask, truth))
+        fg = auto_model.foreground(np.ascontiguousarray(image, dtype=np.float32), list(spacing))
+        auto.append(dice((fg > 0.5).astype(np.uint8), truth))
+    print(f"superficial Dice: interactive {np.mean(interactive):.3f} vs automatic {np.mean(auto):.3f}")
+    assert np.mean(interactive) > np.mean(auto)

@@ -1,4 +1,5 @@
-"""``lipo-node bench interactive``: click-to-mask latency on CPU and Dice, model vs classical.
+"""``lipo-node bench interactive``: click-to-mask latency on CPU and Dice, model vs classical
+vs the automatic segmentation model on the same cases.
 
 For each case six extreme points are simulated from the truth mask (1-2 voxels inward), then
 :func:`node.segment.interactive.segment_from_points` runs with the installed model and with the
@@ -6,7 +7,9 @@ classical fallback on the same points. Latency is the server-side time from the 
 the post-processed full-size mask (what the reviewer waits for after "Segment"; the first call
 that loads the model is reported separately). Cases come from a WORC cohort folder (superficial
 tumours only with ``--superficial``, the paper's hard QC failures) or are generated with
-``node.synthetic`` (``case=superficial``).
+``node.synthetic`` (``case=superficial``). The automatic nnU-Net model (``segment`` config,
+default the bundled demo model; ``--no-auto`` skips it) segments the same images without
+points: the interactive model has to beat it on exactly these cases to be worth a click.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--superficial", action="store_true", help="cohort: superficial tumours only")
     p.add_argument("--cases", type=int, default=5)
     p.add_argument("--model", type=Path, default=None, help="model folder (default: bundled demo)")
+    p.add_argument("--no-auto", action="store_true", help="skip the automatic nnU-Net model")
     p.add_argument("--out", type=Path, default=Path("bench-interactive.json"))
     p.set_defaults(func=_run)
 
@@ -77,6 +81,12 @@ def _run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     model = load_model(args.model)
     load_s = time.perf_counter() - t0
+    auto = None
+    if not args.no_auto:
+        from node.segment.config import SegmentConfig
+        from node.segment.nnunet import load_segmenter
+
+        auto = load_segmenter(SegmentConfig(device="cpu"))
     rows = []
     for i, (name, image, mask, spacing) in enumerate(cases):
         pts = simulate_points(mask, np.random.default_rng(i), inward=2)
@@ -87,6 +97,12 @@ def _run(args: argparse.Namespace) -> int:
             r = segment_from_points(image, spacing, pts, model_dir=args.model, use_model=use_model)
             row[kind] = {"seconds": round(r.seconds, 3), "dice": round(dice(r.mask, mask), 4),
                          "method": r.method.value, "model_id": r.model_id}
+        if auto is not None:
+            t = time.perf_counter()
+            fg = auto.foreground(np.ascontiguousarray(image, dtype=np.float32), list(spacing))
+            row["auto"] = {"seconds": round(time.perf_counter() - t, 3),
+                           "dice": round(dice((fg > 0.5).astype(np.uint8), mask), 4),
+                           "method": "automatic", "model_id": auto.model_id}
         rows.append(row)
 
     def summary(kind: str) -> dict[str, float] | None:
@@ -99,11 +115,12 @@ def _run(args: argparse.Namespace) -> int:
 
     report = {
         "bench": "interactive", "target_s": TARGET_S, "model_load_s": round(load_s, 3),
-        "model": summary("model"), "classical": summary("classical"), "cases": rows,
+        "model": summary("model"), "classical": summary("classical"), "auto": summary("auto"),
+        "cases": rows,
         "host": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                  "python": platform.python_version()},
         "source": str(args.cohort) if args.cohort else "synthetic superficial studies",
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: report[k] for k in ("model_load_s", "model", "classical")}, indent=2))
+    print(json.dumps({k: report[k] for k in ("model_load_s", "model", "classical", "auto")}, indent=2))
     return 0

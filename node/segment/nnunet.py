@@ -126,7 +126,9 @@ class Segmenter:
 
         self._predictor.predict_logits_from_preprocessed_data = timed_forward
 
-    def _foreground(self, image: np.ndarray, spacing_zyx: list[float]) -> np.ndarray:
+    def foreground(self, image: np.ndarray, spacing_zyx: list[float]) -> np.ndarray:
+        """Foreground probability of a (z, y, x) array; for benchmarks and tests that hold
+        arrays rather than DICOM (the pipeline goes through :meth:`predict`)."""
         _seg, probs = self._predictor.predict_single_npy_array(
             image[None], {"spacing": spacing_zyx}, None, None, True
         )
@@ -140,10 +142,10 @@ class Segmenter:
         sx, sy, sz = volume.geometry.spacing
         spacing = [sz, sy, sx]
         t0 = time.perf_counter()
-        fg = self._foreground(image, spacing)
+        fg = self.foreground(image, spacing)
         agreement = None
         if self.cfg.agreement_pass:
-            mirrored = self._foreground(np.ascontiguousarray(image[:, :, ::-1]), spacing)[:, :, ::-1]
+            mirrored = self.foreground(np.ascontiguousarray(image[:, :, ::-1]), spacing)[:, :, ::-1]
             agreement = dice(fg > 0.5, mirrored > 0.5)
         inference = time.perf_counter() - t0
         if fg.shape != volume.geometry.shape:
