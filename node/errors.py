@@ -39,3 +39,19 @@ class ReportError(LipoNodeError):
 
 class DeliveryError(LipoNodeError):
     code = "delivery_failed"
+
+
+class DeliveryPending(DeliveryError):
+    """The outbox still holds the results and will retry them on its own schedule.
+
+    The job runner waits for the outbox (``retry_after_s``) instead of counting this against
+    ``jobs.max_attempts``: the outbox's retry policy (``send.retry``) decides when a delivery
+    is given up (dead letter), not the runner.
+    """
+
+    code = "delivery_pending"
+    keeps_retrying = True
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(0.0, retry_after_s)

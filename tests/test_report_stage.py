@@ -112,3 +112,43 @@ def test_cli_report_build_and_templates_check(
     bad.write_text("{}")
     assert main(["report", "templates", str(bad)]) != 0
     assert "invalid DICOM templates" in capsys.readouterr().err
+
+
+def test_job_waits_for_the_outbox_beyond_max_attempts_then_delivers(
+    tmp_path: Path, siemens_study: Path, orthanc: Orthanc
+) -> None:
+    """A PACS that is down longer than jobs.max_attempts dispatches does not fail the job while
+    the outbox (send.retry) still retries; once the PACS is back the job is delivered."""
+    import time
+
+    from node.jobs.jobdb import JobDB
+    from node.jobs.model import JobState
+    from node.jobs.pipeline import RESULT_FILE, Pipeline, execute_job
+
+    dest = {"kind": "dicom", "name": "pacs", "host": "127.0.0.1", "port": orthanc.dicom_port,
+            "ae_title": orthanc.aet, "timeout_s": 5}
+    ctx, _ = _context(tmp_path, siemens_study, destinations=[dest],
+                      retry={"base_delay_s": 0.2, "max_delay_s": 0.5, "max_attempts": 12})
+    cfg = load_config(None, data_dir=str(tmp_path / "var"), send=ctx.cfg.send.model_dump(),
+                      jobs={"stages": ["report", "send"], "max_attempts": 2, "retry_backoff_s": 30})
+    job_dir = cfg.jobs_dir / "job-1"
+    job_dir.parent.mkdir(parents=True, exist_ok=True)
+    ctx.job_dir.rename(job_dir)
+    ctx.result.to_file(job_dir / RESULT_FILE)
+    db = JobDB(cfg.db_path)
+    db.create(ctx.result.study_uid, source_dir=ctx.result.source_dir, job_id="job-1")
+    pipeline = Pipeline.from_names(cfg.jobs.stages)
+    orthanc.stop()
+    try:
+        for _ in range(4):  # twice max_attempts
+            time.sleep(0.6)
+            assert execute_job("job-1", cfg, pipeline) is JobState.REPORTED
+            row = db.get("job-1")
+            assert row.state is JobState.REPORTED and row.error_code == "delivery_pending"
+            assert row.not_before - time.time() < 5  # the outbox's schedule, not retry_backoff_s
+        orthanc.start()
+        time.sleep(0.6)
+        assert execute_job("job-1", cfg, pipeline) is JobState.DELIVERED
+        assert db.get("job-1").state is JobState.DELIVERED
+    finally:
+        db.close()

@@ -148,6 +148,8 @@ def load_result(job_dir: Path, job_id: str, study_uid: str, source_dir: str | No
 def _outcome(exc: BaseException, cfg: NodeConfig) -> tuple[JobState | None, str]:
     """(state, code) for a stage error; state None means retry later."""
     code = exc.code if isinstance(exc, LipoNodeError) else "internal_error"
+    if getattr(exc, "keeps_retrying", False):  # e.g. the outbox still retries on its own schedule
+        return None, code
     if code in cfg.jobs.review_codes:
         return JobState.NEEDS_REVIEW, code
     if code in cfg.jobs.retry_codes:
@@ -180,12 +182,13 @@ def execute_job(job_id: str, cfg: NodeConfig, pipeline: Pipeline) -> JobState:
                 result.error_code, result.error_message = code, str(exc)[:2000]
                 log.warning("job %s stage %s: %s (%s)", job_id, stage.name, code, exc)
                 attempts = result.retries[stage.name]
-                if state is None and attempts >= cfg.jobs.max_attempts:
+                waiting = getattr(exc, "keeps_retrying", False)
+                if state is None and attempts >= cfg.jobs.max_attempts and not waiting:
                     state = JobState.FAILED
                 if state is None:
                     ctx.save()
-                    db.update(job_id, state=result.state, error_code=code,
-                              not_before=time.time() + cfg.jobs.retry_backoff_s)
+                    delay = getattr(exc, "retry_after_s", cfg.jobs.retry_backoff_s)
+                    db.update(job_id, state=result.state, error_code=code, not_before=time.time() + delay)
                     return result.state
                 result.state = state
                 ctx.save()

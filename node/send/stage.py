@@ -1,17 +1,19 @@
 """Job-pipeline stage ``send``: queue the job's SEG + SR in the outbox and work it.
 
 The job reaches ``delivered`` only when every destination confirmed every SOP Instance UID.
-Otherwise :class:`~node.errors.DeliveryError` (code ``delivery_failed``, retried by the
-runner); the outbox keeps its own backoff, so a retried stage only re-works items that are
-due. With no destination configured the result stays in the job folder and the delivery
+While the outbox still retries, :class:`~node.errors.DeliveryPending` tells the runner when the
+next item is due (the outbox's ``send.retry`` policy decides, not ``jobs.max_attempts``); once
+an item is dead-lettered, :class:`~node.errors.DeliveryError` (``delivery_failed``).
+With no destination configured the result stays in the job folder and the delivery
 status says so.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
-from node.errors import DeliveryError
+from node.errors import DeliveryError, DeliveryPending
 from node.send.outbox import ItemState, Outbox
 
 if TYPE_CHECKING:
@@ -39,5 +41,9 @@ def send_stage(ctx: JobContext) -> None:
     r.delivery.status = status.overall.value if status.overall else None
     errors = [f"{i.destination}: {i.last_error}" for i in status.items if i.last_error]
     r.delivery.detail = "; ".join(errors)
+    if status.overall is ItemState.PENDING:
+        due = [i.next_at for i in status.items if i.state is ItemState.PENDING]
+        raise DeliveryPending(f"job {ctx.job_id}: delivery pending: {r.delivery.detail}",
+                              retry_after_s=(min(due) - time.time()) if due else cfg.poll_interval_s)
     if status.overall is not ItemState.DELIVERED:
         raise DeliveryError(f"job {ctx.job_id}: delivery {r.delivery.status}: {r.delivery.detail}")
