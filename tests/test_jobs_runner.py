@@ -127,3 +127,48 @@ def test_bounded_shutdown_then_restart_resumes_the_cut_off_stage(siemens_study: 
     assert calls(job_dir) == ["mark", "slow", "slow", "after"]
     db.close()
     store.close()
+
+
+def test_late_t1_series_redoes_a_job_that_failed_for_want_of_one(tmp_path: Path) -> None:
+    """PACS routing sent the STIR first; the job fails (no T1). The T1 arrives minutes later:
+    once the study is quiet again the job is redone from select and picks it up. A later,
+    irrelevant series (a localizer) is only noted."""
+    cfg = node_cfg(tmp_path / "data", ["select"])
+    study_uid = generate_uid()
+    store = Store(cfg.db_path, cfg.spool_dir, cfg.store)
+    runner = LocalRunner(cfg, Pipeline.from_names(cfg.jobs.stages), store)
+    db = JobDB(cfg.db_path)
+    try:
+        write_series(tmp_path / "stir", study_uid, "stir_cor", tr=4500, te=60, ti=150, n=10,
+                     scanning_sequence=["SE", "IR"])
+        store_folder(store, tmp_path / "stir")
+        runner.poll_once()
+        assert runner.wait_idle(60)
+        (row,) = db.list()
+        assert (row.state, row.error_code) == (JobState.FAILED, "no_t1_series")
+
+        time.sleep(0.05)
+        t1_uid = write_series(tmp_path / "t1", study_uid, "t1_tse_tra", tr=550, te=11, n=12)
+        store_folder(store, tmp_path / "t1")
+        runner.poll_once()
+        assert runner.wait_idle(60)
+        runner.poll_once()
+        (row,) = db.list()
+        assert row.state is JobState.SELECTED and row.series_uid == t1_uid
+        result = JobResult.from_file(cfg.jobs_dir / row.job_id / "result.json")
+        assert "late_instances" in result.warnings and result.late_data_at is not None
+
+        time.sleep(0.05)
+        write_series(tmp_path / "loc", study_uid, "localizer", tr=8, te=4, n=3, scanning_sequence="GR")
+        store_folder(store, tmp_path / "loc")
+        runner.poll_once()
+        runner.poll_once()
+        assert runner.wait_idle(60)
+        (row,) = db.list()
+        assert row.state is JobState.SELECTED and row.series_uid == t1_uid and row.attempts == 2
+        result = JobResult.from_file(cfg.jobs_dir / row.job_id / "result.json")
+        assert "late_instances_ignored" in result.warnings
+    finally:
+        runner.stop()
+        db.close()
+        store.close()

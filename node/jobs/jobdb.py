@@ -105,6 +105,12 @@ class JobDB:
             r = self._conn.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
         return self._row(r) if r else None
 
+    def jobs_by_study(self) -> dict[str, JobRow]:
+        """The newest job of every study (late-data checks look at that one)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM jobs ORDER BY created_at").fetchall()
+        return {r["study_uid"]: self._row(r) for r in rows}
+
     def studies_with_jobs(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT DISTINCT study_uid FROM jobs")}

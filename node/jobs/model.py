@@ -108,6 +108,9 @@ class JobResult(_Model):
     seg_method: str = Field("automatic", description="automatic | interactive | manual")
     quality_score: str | None = Field(None, description="reviewer's score: excellent … incorrect")
     amends: list[str] = Field(default_factory=list, description="SR/SEG UIDs this result supersedes")
+    late_data_at: float | None = Field(
+        None, description="newest instance (epoch s) that arrived after the job was created and was "
+        "acted on (job redone from select, or noted in warnings)")
     models: list[ModelRef] = Field(default_factory=list)
     seg_sop_instance_uid: str | None = None
     sr_sop_instance_uid: str | None = None

@@ -8,6 +8,14 @@ submitted to a ``ProcessPoolExecutor``. A worker runs :func:`node.jobs.pipeline.
 which resumes from the last completed stage, so restarting the node or losing a worker process
 (``BrokenProcessPool``: the pool is rebuilt) re-dispatches the job without redoing finished
 stages. Each dispatch counts; after ``jobs.max_attempts`` the job fails with ``worker_crashed``.
+
+Late data: PACS routing often sends a study's series over separate associations minutes apart,
+so the T1 may arrive after the quiet timer made the job. When instances arrive for a study
+after its job was created and the study is quiet again, a finished job is redone from
+``select`` if that data matters (the job failed for want of a T1, the selection now picks
+another series, or the selected series itself got more slices; results already written are
+superseded), otherwise the job records ``late_instances_ignored``. A job still running is
+checked once it finishes.
 """
 
 from __future__ import annotations
@@ -22,12 +30,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from node.config import NodeConfig
+from node.errors import NoT1Series
 from node.jobs.errors import WorkerCrashed
-from node.jobs.jobdb import JobDB, job_id_for
+from node.jobs.jobdb import JobDB, JobRow, job_id_for
 from node.jobs.model import JobResult, JobState
 from node.jobs.pipeline import RESULT_FILE, Pipeline, execute_job
 from node.select.completeness import assess
 from node.select.index import StudyIndex
+from node.select.rules import choose_series
 from node.store import Store
 
 log = logging.getLogger(__name__)
@@ -110,9 +120,10 @@ class LocalRunner:
         """Create jobs for studies that became complete; return their job ids."""
         assert self.store is not None
         created = []
-        have = self.db.studies_with_jobs()
+        have = self.db.jobs_by_study()
         for study_uid in self.store.study_uids():
             if study_uid in have:
+                self._late_data(have[study_uid], now)
                 continue
             last = self.store.last_received(study_uid)
             if last is None or (now - last).total_seconds() < self.cfg.select.quiet_s:
@@ -136,6 +147,45 @@ class LocalRunner:
                 self._seen.pop(study_uid, None)
                 log.info("job %s created (%s)", job_id, verdict.readiness)
         return created
+
+    def _late_data(self, row: JobRow, now: datetime) -> None:
+        """Act once on instances that arrived after ``row``'s job was created (module docstring)."""
+        assert self.store is not None
+        done = row.finished or row.state.terminal
+        if row.job_id in self._inflight or not done or "select" not in self.cfg.jobs.stages:
+            return
+        last = self.store.last_received(row.study_uid)
+        if last is None or last <= row.created_at or (now - last).total_seconds() < self.cfg.select.quiet_s:
+            return
+        path = self.cfg.jobs_dir / row.job_id / RESULT_FILE
+        if not path.is_file():
+            return
+        result = JobResult.from_file(path)
+        if result.late_data_at is not None and result.late_data_at >= last.timestamp():
+            return  # already acted on this data
+        records = self.store.study_instances(row.study_uid)
+        since = max(row.created_at.timestamp(), result.late_data_at or 0.0)
+        late_series = {r.series_uid for r in records if r.received_at.timestamp() > since}
+        try:
+            study = StudyIndex.from_records(records)
+            chosen: str | None = choose_series(study, self.cfg.select.rules).series_uid
+        except NoT1Series:
+            chosen = None
+        had_no_t1 = row.state is JobState.FAILED and row.error_code == NoT1Series.code
+        redo = chosen is not None and (had_no_t1 or chosen != row.series_uid or row.series_uid in late_series)
+        if redo:
+            from node.jobs.control import reopen_job
+
+            result = reopen_job(self.cfg, row.job_id, "select")
+            if result.seg_sop_instance_uid and result.sr_sop_instance_uid:
+                result.amends = [result.seg_sop_instance_uid, result.sr_sop_instance_uid]
+        tag = "late_instances" if redo else "late_instances_ignored"
+        if tag not in result.warnings:
+            result.warnings.append(tag)
+        result.late_data_at = last.timestamp()
+        result.to_file(path)
+        log.warning("job %s: %d late series arrived after the job was created; %s", row.job_id,
+                    len(late_series), "redone from select" if redo else "not needed for the result")
 
     def dispatch(self) -> None:
         for row in self.db.runnable():
