@@ -81,6 +81,9 @@ class CeleryRunner(LocalRunner):
                 return stage.name
         return self.pipeline.stages[-1].name
 
+    def _busy(self, job_id: str) -> bool:
+        return job_id in self._chains
+
     def dispatch(self) -> None:
         for row in self.db.runnable():
             if row.job_id in self._chains:

@@ -148,11 +148,14 @@ class LocalRunner:
                 log.info("job %s created (%s)", job_id, verdict.readiness)
         return created
 
+    def _busy(self, job_id: str) -> bool:
+        return job_id in self._inflight
+
     def _late_data(self, row: JobRow, now: datetime) -> None:
         """Act once on instances that arrived after ``row``'s job was created (module docstring)."""
         assert self.store is not None
         done = row.finished or row.state.terminal
-        if row.job_id in self._inflight or not done or "select" not in self.cfg.jobs.stages:
+        if self._busy(row.job_id) or not done or "select" not in self.cfg.jobs.stages:
             return
         last = self.store.last_received(row.study_uid)
         if last is None or last <= row.created_at or (now - last).total_seconds() < self.cfg.select.quiet_s:
