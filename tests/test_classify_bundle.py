@@ -91,7 +91,7 @@ def test_cli_train_classify_and_refuse_other_settings(cohort, tmp_path: Path) ->
     assert out["label"] in ("alt", "lipoma") and out["model_id"] == "lipo-radiomics"
     # the same case extracted with another bin count must be refused
     other = tmp_path / "bin32.yaml"
-    other.write_text((REPO / "node/radiomics/params/worc_v1.yaml").read_text()
+    other.write_text((REPO / "node/radiomics/params/worc_v2.yaml").read_text()
                      .replace("binCount: 16", "binCount: 32"))
     r = subprocess.run([CLI, "classify", str(img), str(seg), "--bundle", str(bundle),
                         "--params", str(other)], capture_output=True, text=True, timeout=120)

@@ -84,6 +84,21 @@ def test_thick_slices_switch_texture_to_in_plane_only(settings: ExtractionSettin
     assert contrast["thick"] == pytest.approx(0.0, abs=1e-9)
 
 
+def test_isotropic_and_thick_slice_cases_have_the_same_feature_list(settings: ExtractionSettings) -> None:
+    """One settings hash, one feature list: a cohort mixes 3D and 2.5D cases, and a classifier
+    bundle needs every case's vector in the same columns (v1 lost LBP on isotropic cases)."""
+    image, mask = ellipsoid_case(7, alt=True)
+    names = {}
+    for name, spacing in (("iso", (1.0, 1.0, 1.0)), ("thick", (1.0, 1.0, 4.0))):
+        img = sitk.Image(image)
+        img.SetSpacing(spacing)
+        m = sitk.Image(mask)
+        m.CopyInformation(img)
+        names[name] = extract(img, m, settings).names
+    assert is_2d((1.0, 1.0, 4.0), settings.preprocessing.anisotropy_2d_ratio)
+    assert names["iso"] == names["thick"] and any(n.startswith("lbp-2D") for n in names["iso"])
+
+
 def test_crop_keeps_margin_and_physical_position() -> None:
     image, mask = ellipsoid_case(3, alt=False)
     ci, cm = crop_to_mask(image, mask, margin_mm=4.0, margin_slices=1)

@@ -74,7 +74,7 @@ def render(bundle: Bundle, results: dict[str, list[CohortResult]], reproduce: st
         f"- cohort: synthetic `{m.training_cohort}` profile, n = {m.n_train} "
         f"({m.n_alt} ALT), cohort hash `{m.training_cohort_hash}`",
         f"- features: {len(m.feature_names)} ({m.model_kind.value}), extraction settings hash "
-        f"`{m.settings_hash}` (node/radiomics/params/worc_v1.yaml)",
+        f"`{m.settings_hash}` (node/radiomics/params/worc_v2.yaml)",
         f"- search: {m.n_workflows} random workflows (config default 1000; reduced for the "
         f"2-core build machine), ranked by inner 5× stratified 80/20 shuffle split AUC; "
         f"ensemble = mean posterior of the top {m.top_k}; seed {m.seed}",

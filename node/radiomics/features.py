@@ -9,7 +9,8 @@ Order of operations (why):
    extraction near one second per case.
 3. 2.5D when the slice spacing exceeds ``anisotropy_2d_ratio`` × the in-plane spacing:
    pyradiomics ``force2D`` (axial, ``force2Ddimension: 0``) — texture matrices only count
-   in-plane neighbours, aggregated over all slices of the lesion — and LBP2D instead of LBP3D.
+   in-plane neighbours, aggregated over all slices of the lesion. LBP is per slice (LBP2D) in
+   both modes, as in WORC, so every case has the same feature list.
 4. pyradiomics twice: all classes on the original image, first order only on LoG/LBP images
    (WORC computes histogram features on its filter responses).
 5. orientation, Gabor, vesselness and local phase from :mod:`node.radiomics.extra`.
@@ -156,13 +157,9 @@ def _extractors(settings_json: str, two_d: bool) -> tuple[Any, Any]:
     filtered.disableAllImageTypes()
     if settings.log_sigma_mm:
         filtered.enableImageTypeByName("LoG", customArgs={"sigma": list(settings.log_sigma_mm)})
-    if settings.lbp is not None:
-        if two_d:
-            filtered.enableImageTypeByName("LBP2D", customArgs={
-                "lbp2DRadius": settings.lbp.radius, "lbp2DSamples": settings.lbp.samples})
-        else:
-            filtered.enableImageTypeByName("LBP3D", customArgs={
-                "lbp3DLevels": settings.lbp.levels, "lbp3DIcosphereRadius": settings.lbp.radius})
+    if settings.lbp is not None:  # per slice in 2D and 3D mode alike: one feature list per settings
+        filtered.enableImageTypeByName("LBP2D", customArgs={
+            "lbp2DRadius": settings.lbp.radius, "lbp2DSamples": settings.lbp.samples})
     filtered.disableAllFeatures()
     for cls in settings.filtered_classes:
         filtered.enableFeatureClassByName(cls)
@@ -198,6 +195,11 @@ def extract(image: sitk.Image, mask: sitk.Image, settings: ExtractionSettings) -
         feats = _numeric(original.execute(img, binary, label=1))
         if settings.log_sigma_mm or settings.lbp is not None:
             feats.update(_numeric(filtered.execute(img, binary, label=1)))
+    # pyradiomics logs and skips a filter it cannot run (e.g. a missing optional package): that
+    # would silently give this case a shorter feature list than the cohort's
+    for wanted, prefix in ((bool(settings.log_sigma_mm), "log-sigma"), (settings.lbp is not None, "lbp-")):
+        if wanted and not any(k.startswith(prefix) for k in feats):
+            raise FeatureExtractionError(f"pyradiomics produced no {prefix}* features (see its log)")
     arr = sitk.GetArrayFromImage(img).astype(np.float32)
     marr = sitk.GetArrayFromImage(binary).astype(bool)
     spacing_zyx = tuple(reversed(img.GetSpacing()))

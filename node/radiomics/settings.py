@@ -1,4 +1,4 @@
-"""Versioned extraction settings (``params/worc_v1.yaml``) and their hash.
+"""Versioned extraction settings (``params/worc_v2.yaml``) and their hash.
 
 The hash is what ties a classifier bundle to the features it was trained on: the bundle's
 manifest stores it and ``classify`` refuses to score a feature vector carrying another one
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from node.errors import ConfigError
 
 PARAMS_DIR = Path(__file__).resolve().parent / "params"
-DEFAULT_PARAMS = PARAMS_DIR / "worc_v1.yaml"
+DEFAULT_PARAMS = PARAMS_DIR / "worc_v2.yaml"
 
 
 class _Strict(BaseModel):
@@ -36,7 +36,6 @@ class Preprocessing(_Strict):
 class LbpSettings(_Strict):
     radius: int = Field(1, ge=1)
     samples: int = Field(8, ge=4)
-    levels: int = Field(2, ge=1)
 
 
 class GaborSettings(_Strict):
@@ -84,7 +83,7 @@ class ExtractionSettings(_Strict):
 
 
 def load_settings(path: Path | str | None = None) -> ExtractionSettings:
-    """Read and validate a parameter file (default: the bundled ``worc_v1.yaml``)."""
+    """Read and validate a parameter file (default: the bundled ``worc_v2.yaml``)."""
     p = Path(path) if path is not None else DEFAULT_PARAMS
     try:
         raw = yaml.safe_load(p.read_text())
