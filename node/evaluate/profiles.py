@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         "evaluated as Spaanderman et al. 2024 Table 2: test cohorts by a 10,000x stratified "
         "bootstrap (percentile 95 % CI), cross-validation by the corrected resampled t-test; "
         "P-values are DeLong's test of each model against the radiomics model. Threshold "
-        f"P(ALT) >= 0.5. Predictions read from `{args.cohorts}`. Synthetic data: these numbers "
+        f"P(ALT) >= 0.5. Predictions read from `{args.cohorts}`. Features come from the cohorts' "
+        "truth masks (`segmentation.nii.gz`), as the paper's classifier was evaluated on "
+        "reviewed segmentations; with an imperfect automatic mask P(ALT) can change a lot (see "
+        "node/models/demo/seg/MODEL_CARD.md). Synthetic data: these numbers "
         "check the machinery, not the method. "
         "Regenerate: `python -m node.evaluate.profiles --cohorts /work/cohorts "
         "--out docs/evaluation`." + (" Missing: " + "; ".join(notes) + "." if notes else ""))
