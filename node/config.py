@@ -92,9 +92,9 @@ class NodeConfig(BaseSettings):
 def load_config(path: str | Path | None = None, **overrides: Any) -> NodeConfig:
     """Load ``path`` (default: the repository's ``config.yaml``), apply env, validate.
 
-    Relative ``data_dir`` is resolved against the config file's folder so a service started
-    from any working directory finds the same spool. Raises :class:`ConfigError` naming the
-    offending key rather than a pydantic traceback.
+    Relative paths (``data_dir``, TLS files, model folders ...) are resolved against the config
+    file's folder so a service started from any working directory finds the same files.
+    Raises :class:`ConfigError` naming the offending key rather than a pydantic traceback.
     """
     cfg_path = Path(path) if path is not None else DEFAULT_CONFIG
     data: dict[str, Any] = {}
@@ -118,6 +118,27 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> NodeConfig:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration ({cfg_path}): {problems}") from exc
-    if not cfg.data_dir.is_absolute():
-        cfg = cfg.model_copy(update={"data_dir": (cfg_path.parent.resolve() / cfg.data_dir)})
-    return cfg
+    return _anchor(cfg, cfg_path.parent.resolve())
+
+
+def _anchor(value: Any, base: Path) -> Any:
+    """Every relative path in the config (data_dir, TLS files, model folders, templates, log
+    file ...) is taken relative to the config file's folder, not to the service's working
+    directory, which systemd, Docker and a shell all set differently."""
+    if isinstance(value, Path):
+        return value if value.is_absolute() else base / value
+    if isinstance(value, BaseModel):
+        update = {}
+        for name in type(value).model_fields:
+            old = getattr(value, name)
+            new = _anchor(old, base)
+            if new is not old:
+                update[name] = new
+        return value.model_copy(update=update) if update else value
+    if isinstance(value, list | tuple):
+        items = [_anchor(v, base) for v in value]
+        return type(value)(items) if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    if isinstance(value, dict):
+        items = {k: _anchor(v, base) for k, v in value.items()}
+        return items if any(items[k] is not value[k] for k in value) else value
+    return value

@@ -32,6 +32,25 @@ def test_env_var_overrides_yaml_at_any_depth(tmp_path: Path, monkeypatch: pytest
     assert cfg.data_dir == tmp_path / "var"
 
 
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """systemd, Docker and a shell start the service in different working directories."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "c.yaml").write_text(
+        "receive:\n  tls: {cert_file: tls/node.pem, key_file: tls/node.key, ca_file: /pki/ca.pem}\n"
+        "segment:\n  results_dir: models/seg\n"
+        "send:\n  destinations:\n    - {kind: dicom, name: pacs, host: 127.0.0.1, port: 104,"
+        " ae_title: PACS, tls: {ca_file: tls/pacs-ca.pem}}\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(etc / "c.yaml")
+    assert cfg.receive.tls is not None
+    assert (cfg.receive.tls.cert_file, cfg.receive.tls.ca_file) == (etc / "tls/node.pem", Path("/pki/ca.pem"))
+    assert cfg.segment.results_dir == etc / "models/seg"
+    assert cfg.send.destinations[0].tls.ca_file == etc / "tls/pacs-ca.pem"
+    assert cfg.data_dir == etc / "var"
+
+
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
