@@ -56,9 +56,6 @@ def test_demo_model_keeps_its_dice_on_fresh_synthetic_studies(fresh_scores: list
     assert float(np.mean(fresh_scores)) >= FLOOR_MEAN_DICE, fresh_scores
 
 
-@pytest.mark.xfail(strict=True, reason="the bundled demo model was trained for ~40 CPU minutes on a "
-                   "shared machine and does not reach the 0.85 target yet (see MODEL_CARD.md); "
-                   "strict: this turns into a failure once a retrained model meets it")
 def test_demo_model_reaches_target_dice_on_fresh_synthetic_studies(fresh_scores: list[float]) -> None:
     assert float(np.mean(fresh_scores)) >= TARGET_MEAN_DICE, fresh_scores
 
@@ -80,7 +77,7 @@ def test_qc_flags_a_study_without_tumour(segmenter: Segmenter, tmp_path: Path) -
                                                QcCode.MULTIPLE_COMPONENTS}
 
 
-@pytest.mark.xfail(strict=True, reason="the under-trained demo model does not segment the second, "
+@pytest.mark.xfail(strict=True, reason="the CPU-trained demo model does not segment the second, "
                    "smaller tumour of this study as a large component; the check itself is unit-tested "
                    "in test_qc_checks.py::test_two_tumours_are_flagged_but_a_speck_is_not")
 def test_qc_flags_two_tumours(segmenter: Segmenter, tmp_path: Path) -> None:
