@@ -123,7 +123,8 @@ def test_job_waits_for_the_outbox_beyond_max_attempts_then_delivers(
 
     from node.jobs.jobdb import JobDB
     from node.jobs.model import JobState
-    from node.jobs.pipeline import RESULT_FILE, Pipeline, execute_job
+    from node.jobs.pipeline import RESULT_FILE, Pipeline
+    from node.jobs.runner import LocalRunner
 
     dest = {"kind": "dicom", "name": "pacs", "host": "127.0.0.1", "port": orthanc.dicom_port,
             "ae_title": orthanc.aet, "timeout_s": 5}
@@ -137,18 +138,21 @@ def test_job_waits_for_the_outbox_beyond_max_attempts_then_delivers(
     ctx.result.to_file(job_dir / RESULT_FILE)
     db = JobDB(cfg.db_path)
     db.create(ctx.result.study_uid, source_dir=ctx.result.source_dir, job_id="job-1")
-    pipeline = Pipeline.from_names(cfg.jobs.stages)
+    runner = LocalRunner(cfg, Pipeline.from_names(cfg.jobs.stages))  # real dispatches, counted
     orthanc.stop()
     try:
         for _ in range(4):  # twice max_attempts
             time.sleep(0.6)
-            assert execute_job("job-1", cfg, pipeline) is JobState.REPORTED
+            runner.poll_once()
+            assert runner.wait_idle(60)
             row = db.get("job-1")
             assert row.state is JobState.REPORTED and row.error_code == "delivery_pending"
             assert row.not_before - time.time() < 5  # the outbox's schedule, not retry_backoff_s
         orthanc.start()
         time.sleep(0.6)
-        assert execute_job("job-1", cfg, pipeline) is JobState.DELIVERED
+        runner.poll_once()
+        assert runner.wait_idle(60)
         assert db.get("job-1").state is JobState.DELIVERED
     finally:
+        runner.stop()
         db.close()

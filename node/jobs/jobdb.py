@@ -149,6 +149,12 @@ class JobDB:
         the caller removes the stages to redo from ``result.json``'s ``completed_stages``."""
         self.update(job_id, state=state, finished=False)
 
+    def clear_attempts(self, job_id: str) -> None:
+        """The dispatch ended cleanly and the job only waits (e.g. on the outbox): the crash
+        counter that ``add_attempt`` feeds starts again."""
+        with self._lock:
+            self._conn.execute("UPDATE jobs SET attempts=0 WHERE job_id=?", (job_id,))
+
     def add_attempt(self, job_id: str) -> int:
         with self._lock:
             self._conn.execute("UPDATE jobs SET attempts=attempts+1 WHERE job_id=?", (job_id,))

@@ -189,6 +189,8 @@ def execute_job(job_id: str, cfg: NodeConfig, pipeline: Pipeline) -> JobState:
                     ctx.save()
                     delay = getattr(exc, "retry_after_s", cfg.jobs.retry_backoff_s)
                     db.update(job_id, state=result.state, error_code=code, not_before=time.time() + delay)
+                    if waiting:  # not a crash and not the stage's fault: dispatches start again
+                        db.clear_attempts(job_id)
                     return result.state
                 result.state = state
                 ctx.save()
