@@ -111,10 +111,6 @@ class JobDB:
             rows = self._conn.execute("SELECT * FROM jobs ORDER BY created_at").fetchall()
         return {r["study_uid"]: self._row(r) for r in rows}
 
-    def studies_with_jobs(self) -> set[str]:
-        with self._lock:
-            return {r[0] for r in self._conn.execute("SELECT DISTINCT study_uid FROM jobs")}
-
     def list(self, state: JobState | None = None, limit: int = 500) -> list[JobRow]:
         where, args = ("WHERE state=?", (str(state),)) if state else ("", ())
         with self._lock:

@@ -121,12 +121,11 @@ class LocalRunner:
         assert self.store is not None
         created = []
         have = self.db.jobs_by_study()
-        for study_uid in self.store.study_uids():
+        for study_uid, last in self.store.last_received_by_study().items():
             if study_uid in have:
-                self._late_data(have[study_uid], now)
+                self._late_data(have[study_uid], last, now)
                 continue
-            last = self.store.last_received(study_uid)
-            if last is None or (now - last).total_seconds() < self.cfg.select.quiet_s:
+            if (now - last).total_seconds() < self.cfg.select.quiet_s:
                 continue
             seen = self._seen.get(study_uid)
             if seen and seen.last_received == last and seen.gaps and \
@@ -151,14 +150,14 @@ class LocalRunner:
     def _busy(self, job_id: str) -> bool:
         return job_id in self._inflight
 
-    def _late_data(self, row: JobRow, now: datetime) -> None:
-        """Act once on instances that arrived after ``row``'s job was created (module docstring)."""
+    def _late_data(self, row: JobRow, last: datetime, now: datetime) -> None:
+        """Act once on instances that arrived after ``row``'s job was created (module docstring);
+        ``last`` is the study's newest instance."""
         assert self.store is not None
+        if last <= row.created_at or (now - last).total_seconds() < self.cfg.select.quiet_s:
+            return
         done = row.finished or row.state.terminal
         if self._busy(row.job_id) or not done or "select" not in self.cfg.jobs.stages:
-            return
-        last = self.store.last_received(row.study_uid)
-        if last is None or last <= row.created_at or (now - last).total_seconds() < self.cfg.select.quiet_s:
             return
         path = self.cfg.jobs_dir / row.job_id / RESULT_FILE
         if not path.is_file():

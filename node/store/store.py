@@ -239,6 +239,16 @@ class Store:
             ).fetchall()
         return [r[0] for r in rows]
 
+    def last_received_by_study(self) -> dict[str, datetime]:
+        """Newest instance per study, oldest study first: one query per runner poll instead of
+        one per study."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT study_uid, MAX(received_at) FROM instances GROUP BY study_uid"
+                " ORDER BY MIN(received_at)"
+            ).fetchall()
+        return {r[0]: datetime.fromtimestamp(r[1], UTC) for r in rows}
+
     def study_instances(self, study_uid: str) -> list[InstanceRecord]:
         return self._select("WHERE study_uid=? ORDER BY series_uid, received_at", (study_uid,))
 
