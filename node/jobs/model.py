@@ -128,6 +128,12 @@ class JobResult(_Model):
     def from_file(cls, path: Path) -> JobResult:
         return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
+    def supersede_reported(self) -> None:
+        """The next report replaces the SEG + SR already written (and perhaps delivered): name
+        them in ``amends`` so the new SR carries Predecessor Documents (PS3.3 C.17.2.1)."""
+        if self.seg_sop_instance_uid and self.sr_sop_instance_uid:
+            self.amends = [self.seg_sop_instance_uid, self.sr_sop_instance_uid]
+
     def to_file(self, path: Path) -> None:
         write_atomic(Path(path), self.model_dump_json(indent=2).encode("utf-8"))
 

@@ -179,8 +179,7 @@ class LocalRunner:
             from node.jobs.control import reopen_job
 
             result = reopen_job(self.cfg, row.job_id, "select")
-            if result.seg_sop_instance_uid and result.sr_sop_instance_uid:
-                result.amends = [result.seg_sop_instance_uid, result.sr_sop_instance_uid]
+            result.supersede_reported()
         tag = "late_instances" if redo else "late_instances_ignored"
         if tag not in result.warnings:
             result.warnings.append(tag)

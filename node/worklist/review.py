@@ -267,10 +267,7 @@ def accept_correction(cfg: NodeConfig, job_id: str, mask: sitk.Image | None, sco
     finally:
         conn.close()
     save_correction(cfg, result, image, mask)
-    if result.seg_sop_instance_uid and result.sr_sop_instance_uid:
-        # a SEG + SR already went out (or were at least written): the new pair supersedes them
-        # (PS3.3 C.17.2.1 Predecessor Documents) instead of standing beside them in the PACS
-        result.amends = [result.seg_sop_instance_uid, result.sr_sop_instance_uid]
+    result.supersede_reported()  # a delivered job's new SEG + SR replace the ones in the PACS
     result.quality_score, result.seg_method = score.value, method.value
     result.volume_ml = round(voxels * float(np.prod(image.GetSpacing())) / 1000.0, 3)
     result.artefacts["mask"] = MASK_FILE
