@@ -8,6 +8,7 @@ the thresholds (``qc:`` in config.yaml) from the values it sees. Failures send t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 import numpy as np
@@ -31,6 +32,13 @@ class QcCode(StrEnum):
     LOW_AGREEMENT = "low_agreement"
     LOW_CONFIDENCE = "low_confidence"
     SELECTION_UNCERTAIN = "selection_uncertain"
+    # image-based (node.qc.anatomy), independent of the model's confidence
+    FAT_CONTINUITY = "fat_continuity"
+    SKIN_SPREAD = "skin_spread"
+    SHEET_LIKE = "sheet_like"
+    LOW_SOLIDITY = "low_solidity"
+    NOT_FATTY = "not_fatty"
+    INTERACTIVE_DISAGREES = "interactive_disagrees"
 
 
 class QcReason(BaseModel):
@@ -75,10 +83,16 @@ def component_volumes_ml(array: np.ndarray, voxel_ml: float) -> list[float]:
 
 
 def run_qc(
-    mask: Mask, probs: np.ndarray | None, selection_uncertain: bool, cfg: QcConfig
+    mask: Mask, probs: np.ndarray | None, selection_uncertain: bool, cfg: QcConfig,
+    image: np.ndarray | None = None, interactive: np.ndarray | None = None,
 ) -> QcResult:
     """All checks on ``mask``; ``probs`` (foreground softmax on the mask grid) defaults to
-    ``mask.probabilities``; agreement comes from ``mask.agreement`` when the segmenter made it."""
+    ``mask.probabilities``; agreement comes from ``mask.agreement`` when the segmenter made it.
+
+    ``image`` (the series on the mask's grid) enables the image-based checks of
+    :mod:`node.qc.anatomy`; ``interactive`` (the interactive model's mask from this mask's six
+    extreme points, :func:`node.qc.interactive_check.reseg_from_extremes`) the agreement check.
+    """
     probs = mask.probabilities if probs is None else probs
     reasons: list[QcReason] = []
     voxel_ml = _voxel_ml(mask)
@@ -129,5 +143,47 @@ def run_qc(
             fail(QcCode.LOW_CONFIDENCE, confidence, cfg.min_mean_confidence,
                  f"mean tumour probability {confidence:.2f} is low")
 
+    if image is not None and cfg.anatomy_checks:
+        _anatomy_checks(image, mask, cfg, values, fail)
+    if interactive is not None and cfg.interactive_check:
+        from node.segment.nnunet import dice
+
+        agree = dice(fg, interactive)
+        values["interactive_dice"] = round(agree, 4)
+        if agree < cfg.min_interactive_dice:
+            fail(QcCode.INTERACTIVE_DISAGREES, agree, cfg.min_interactive_dice,
+                 f"re-segmenting from the mask's extreme points agrees only with Dice {agree:.2f}")
+
     status = QcStatus.FAIL if reasons else QcStatus.PASS
     return QcResult(status=status, reasons=reasons, volume_ml=round(volume, 3), measurements=values)
+
+
+def _anatomy_checks(image: np.ndarray, mask: Mask, cfg: QcConfig,
+                    values: dict[str, float | None], fail: Callable[..., None]) -> None:
+    """Mask against the image (node.qc.anatomy): leaks into fat, spread under the skin,
+    sheet-like or non-convex masks, masks that are not fatty."""
+    from node.qc.anatomy import measure
+
+    if image.shape != mask.array.shape:
+        raise ValueError(f"image shape {image.shape} != mask shape {mask.array.shape}")
+    sx, sy, sz = mask.geometry.spacing
+    m = measure(image, mask.array, (sz, sy, sx), skin_mm=cfg.skin_mm, opening_mm=cfg.opening_mm)
+    values.update(m.as_dict())
+    if m.fat_continuity > cfg.max_fat_continuity:
+        fail(QcCode.FAT_CONTINUITY, m.fat_continuity, cfg.max_fat_continuity,
+             f"fat continues across {100 * m.fat_continuity:.0f} % of the mask's edge "
+             "(leaked into normal fat, or stopped inside the tumour)")
+    if m.surface_fraction > cfg.max_surface_fraction:
+        fail(QcCode.SKIN_SPREAD, m.surface_fraction, cfg.max_surface_fraction,
+             f"{100 * m.surface_fraction:.0f} % of the mask lies within {cfg.skin_mm:g} mm of the skin "
+             "(spread along the subcutaneous fat?)")
+    if m.thin_fraction > cfg.max_thin_fraction:
+        fail(QcCode.SHEET_LIKE, m.thin_fraction, cfg.max_thin_fraction,
+             f"{100 * m.thin_fraction:.0f} % of the mask is thinner than {2 * cfg.opening_mm:g} mm "
+             "(fat planes or layers, not a tumour)")
+    if m.solidity < cfg.min_solidity:
+        fail(QcCode.LOW_SOLIDITY, m.solidity, cfg.min_solidity,
+             f"mask fills only {100 * m.solidity:.0f} % of its convex hull")
+    if m.fat_share < cfg.min_fat_share:
+        fail(QcCode.NOT_FATTY, m.fat_share, cfg.min_fat_share,
+             f"only {100 * m.fat_share:.0f} % of the mask is fat-bright (lipomatous tumour expected)")

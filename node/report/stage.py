@@ -62,8 +62,10 @@ def inputs_from_result(ctx: JobContext) -> ReportInputs:
 
 
 def report_stage(ctx: JobContext) -> None:
+    from node.qc.gate import assert_deliverable
     from node.segment.geometry import array_on_grid, read_series, seg_source
 
+    assert_deliverable(ctx.result)  # issue 14: P(ALT) only for a mask QC or a reviewer cleared
     info = inputs_from_result(ctx)
     datasets = [pydicom.dcmread(str(p)) for p in ctx.series_paths()]
     volume = read_series(datasets)
