@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "node.demo",               # demo
     "node.store.commands",     # cleanup
     "node.bench.commands",     # bench ingest|segment|radiomics|automl|interactive|e2e
+    "node.holdout.commands",   # holdout generate|evaluate (issue 14, evaluation only)
 )
 
 

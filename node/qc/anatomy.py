@@ -8,9 +8,10 @@ confidence 0.96, so confidence cannot guard delivery. These measurements look at
   voxel inside, the boundary voxel and the voxel outside are all fat-bright). A lipoma ends at a
   capsule, septum or muscle; a mask that leaked into subcutaneous or intermuscular fat, or
   stopped half-way through the tumour, cuts through homogeneous fat.
-- ``surface_fraction``: share of mask voxels within ``skin_mm`` of the body surface (the
-  skin/air boundary found by thresholding): a mask spread along the subcutaneous layer reaches
-  the skin over a wide area; a superficial tumour touches it only where it bulges.
+- ``skin_contact``: area of the mask's surface within ``skin_mm`` of the body surface (the
+  skin/air boundary found by thresholding), relative to the surface of a sphere of the mask's
+  volume: a mask spread along the subcutaneous layer lies against the skin over a wide area; a
+  superficial tumour touches it only where it bulges.
 - ``thin_fraction``: share of the mask removed by a morphological opening with a ball of
   ``opening_mm``: fat planes and layers are sheets, tumours are blobs.
 - ``solidity``: mask volume / convex-hull volume: a mask wrapped around the limb or
@@ -36,7 +37,7 @@ from scipy.spatial import ConvexHull, QhullError
 @dataclass(frozen=True)
 class AnatomyMeasures:
     fat_continuity: float
-    surface_fraction: float
+    skin_contact: float
     thin_fraction: float
     solidity: float
     fat_share: float
@@ -120,7 +121,12 @@ def measure(image: np.ndarray, mask: np.ndarray, spacing_zyx: Sequence[float], *
     has_outer = boundary & ndimage.binary_dilation(outer_ring, structure=cross)
     continuity = float(cont.sum()) / max(int(has_outer.sum()), 1)
     depth = ndimage.distance_transform_edt(body, sampling=spacing_zyx)
-    surface = float((depth[fg] <= skin_mm).mean())
+    edge = fg & ~ndimage.binary_erosion(fg, structure=cross)
+    dz, dy, dx = spacing_zyx
+    contact_mm2 = float((edge & (depth <= skin_mm)).sum()) * dz * max(dy, dx)
+    volume_mm3 = float(fg.sum()) * dz * dy * dx
+    sphere_mm2 = (36 * np.pi * volume_mm3 ** 2) ** (1 / 3)
+    surface = contact_mm2 / sphere_mm2
     opened = ndimage.binary_opening(fg, structure=_ball(opening_mm, spacing_zyx))
     thin = 1.0 - float(opened.sum()) / float(fg.sum())
     return AnatomyMeasures(continuity, surface, thin, solidity(fg, spacing_zyx),

@@ -173,10 +173,10 @@ def _anatomy_checks(image: np.ndarray, mask: Mask, cfg: QcConfig,
         fail(QcCode.FAT_CONTINUITY, m.fat_continuity, cfg.max_fat_continuity,
              f"fat continues across {100 * m.fat_continuity:.0f} % of the mask's edge "
              "(leaked into normal fat, or stopped inside the tumour)")
-    if m.surface_fraction > cfg.max_surface_fraction:
-        fail(QcCode.SKIN_SPREAD, m.surface_fraction, cfg.max_surface_fraction,
-             f"{100 * m.surface_fraction:.0f} % of the mask lies within {cfg.skin_mm:g} mm of the skin "
-             "(spread along the subcutaneous fat?)")
+    if m.skin_contact > cfg.max_skin_contact:
+        fail(QcCode.SKIN_SPREAD, m.skin_contact, cfg.max_skin_contact,
+             f"the mask lies against the skin over {100 * m.skin_contact:.0f} % of a sphere's "
+             "surface of its volume (spread along the subcutaneous fat?)")
     if m.thin_fraction > cfg.max_thin_fraction:
         fail(QcCode.SHEET_LIKE, m.thin_fraction, cfg.max_thin_fraction,
              f"{100 * m.thin_fraction:.0f} % of the mask is thinner than {2 * cfg.opening_mm:g} mm "

@@ -28,8 +28,8 @@ class QcConfig(BaseModel):
     max_fat_continuity: float = Field(
         0.35, ge=0, le=1, description="share of the mask boundary where fat continues across it"
     )
-    max_surface_fraction: float = Field(
-        0.08, ge=0, le=1, description="share of mask voxels within skin_mm of the body surface"
+    max_skin_contact: float = Field(
+        0.3, ge=0, description="mask surface within skin_mm of the skin / surface of an equal-volume sphere"
     )
     skin_mm: float = Field(3.0, gt=0, description="depth below the skin/air boundary counted as surface")
     max_thin_fraction: float = Field(

@@ -24,7 +24,7 @@ from node.segment.nnunet import dice
 #: measurement → (QcConfig field, direction: +1 = fail when above, -1 = fail when below)
 RULES: dict[str, tuple[str, int]] = {
     "fat_continuity": ("max_fat_continuity", +1),
-    "surface_fraction": ("max_surface_fraction", +1),
+    "skin_contact": ("max_skin_contact", +1),
     "thin_fraction": ("max_thin_fraction", +1),
     "solidity": ("min_solidity", -1),
     "fat_share": ("min_fat_share", -1),
