@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "node.store.commands",     # cleanup
     "node.bench.commands",     # bench ingest|segment|radiomics|automl|interactive|e2e
     "node.holdout.commands",   # holdout generate|evaluate (issue 14, evaluation only)
+    "node.qc.commands",        # qc-tune (image-based QC thresholds, on the twin)
 )
 
 

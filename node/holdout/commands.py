@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--threads", type=int, default=1, help="torch threads")
     e.add_argument("--json", type=Path, default=Path("docs/evaluation/holdout_segmentation.json"))
     e.add_argument("--md", type=Path, default=Path("docs/evaluation/holdout_segmentation.md"))
+    e.add_argument("--cache", type=Path, default=None,
+                   help="folder for the model's masks (re-running QC then skips the network)")
     e.add_argument("--title", default="Segmentation + QC on the independent hold-out")
     e.set_defaults(func=_evaluate)
 
@@ -51,7 +53,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"{o.case}: Dice {o.dice:.3f} QC {o.qc_status} {','.join(o.qc_reasons)} "
               f"rescue {o.rescue_dice}", flush=True)
 
-    outcomes = evaluate_cohort(cases, segmenter, cfg.qc, progress=show)
+    outcomes = evaluate_cohort(cases, segmenter, cfg.qc, progress=show, cache=args.cache)
     summary = summarise(outcomes)
     manifest = args.cohort_dir / "holdout.json"
     generator = json.loads(manifest.read_text())["generator"] if manifest.is_file() else "twin"

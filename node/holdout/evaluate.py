@@ -66,21 +66,45 @@ def load_case(case_dir: Path) -> tuple[np.ndarray, np.ndarray, sitk.Image]:
     return sitk.GetArrayFromImage(image).astype(np.float32), truth, image
 
 
-def evaluate_case(case_dir: Path, segmenter: Segmenter, qc_cfg: QcConfig,
-                  rescue: bool = True) -> CaseOutcome:
-    from node.qc.interactive_check import reseg_from_extremes
+def _predict(segmenter: Segmenter, image: sitk.Image, case: str, cache: Path | None) -> Mask:
+    """The model's mask, reused from ``cache`` when this model already segmented the case
+    (re-running QC with other thresholds does not need the network again)."""
     from node.segment.evaluate import volume_from_image
+
+    path = None
+    if cache is not None:
+        path = cache / f"{case}.{segmenter.model_id.replace('@', '_')}.prob.nii.gz"
+        if path.is_file():  # foreground probability × 255, as the segment stage stores it
+            prob = sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype(np.float32) / 255
+            return Mask(array=(prob > 0.5).astype(np.uint8), geometry=geometry_of(image),
+                        model_id=segmenter.model_id, probabilities=prob)
+    mask = segmenter.predict(volume_from_image(image))
+    if path is not None and mask.probabilities is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        prob8 = np.round(np.clip(mask.probabilities, 0, 1) * 255).astype(np.uint8)
+        out = sitk.GetImageFromArray(prob8)
+        out.CopyInformation(image)
+        sitk.WriteImage(out, str(path), useCompression=True)
+        # the mask is re-derived from the stored probabilities, so a rerun sees the same mask
+        return Mask(array=(prob8.astype(np.float32) / 255 > 0.5).astype(np.uint8),
+                    geometry=mask.geometry, model_id=mask.model_id,
+                    probabilities=prob8.astype(np.float32) / 255)
+    return mask
+
+
+def evaluate_case(case_dir: Path, segmenter: Segmenter, qc_cfg: QcConfig,
+                  rescue: bool = True, cache: Path | None = None) -> CaseOutcome:
+    from node.qc.interactive_check import reseg_from_extremes
     from node.segment.interactive import segment_from_points, simulate_points
 
     started = time.perf_counter()
     array, truth, image = load_case(case_dir)
-    volume = volume_from_image(image)
-    mask = segmenter.predict(volume)
-    sx, sy, sz = volume.geometry.spacing
+    mask = _predict(segmenter, image, case_dir.name, cache)
+    sx, sy, sz = mask.geometry.spacing
     spacing_zyx = (sz, sy, sx)
     inter = reseg_from_extremes(array, mask.array, spacing_zyx) if qc_cfg.interactive_check else None
     qc = run_qc(mask, None, False, qc_cfg, image=array, interactive=inter)
-    voxel_ml = float(np.prod(volume.geometry.spacing)) / 1000.0
+    voxel_ml = float(np.prod(mask.geometry.spacing)) / 1000.0
     truth_ml = float(truth.sum()) * voxel_ml
     out = CaseOutcome(case_dir.name, subgroups_of(case_dir, truth_ml), round(dice(mask.array, truth), 4),
                       round(truth_ml, 2), round(float(mask.array.sum()) * voxel_ml, 2),
@@ -145,10 +169,11 @@ def summarise(outcomes: list[CaseOutcome]) -> dict[str, object]:
 
 
 def evaluate_cohort(case_dirs: list[Path], segmenter: Segmenter, qc_cfg: QcConfig,
-                    progress: Callable[[CaseOutcome], None] | None = None) -> list[CaseOutcome]:
+                    progress: Callable[[CaseOutcome], None] | None = None,
+                    cache: Path | None = None) -> list[CaseOutcome]:
     outcomes = []
     for case in case_dirs:
-        o = evaluate_case(case, segmenter, qc_cfg)
+        o = evaluate_case(case, segmenter, qc_cfg, cache=cache)
         outcomes.append(o)
         if progress:
             progress(o)
@@ -157,7 +182,8 @@ def evaluate_cohort(case_dirs: list[Path], segmenter: Segmenter, qc_cfg: QcConfi
 
 def case_dirs_of(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).iterdir()
-                  if p.is_dir() and (p / "image.nii.gz").is_file() and (p / "segmentation.nii.gz").is_file())
+                  if p.is_dir() and not p.name.endswith(".partial") and (p / "image.nii.gz").is_file()
+                  and (p / "segmentation.nii.gz").is_file())
 
 
 def write_report(outcomes: list[CaseOutcome], summary: dict[str, object], json_path: Path,

@@ -74,10 +74,16 @@ class Sample:
     measurements: dict[str, float | None]
 
 
+def _good(samples: list[Sample], good_dice: float) -> list[Sample]:
+    """Masks QC should pass: the truth and the model's masks with Dice ≥ ``good_dice`` (a
+    perturbation is never 'good': an eroded mask with Dice 0.85 is still a wrong outline)."""
+    return [s for s in samples if s.kind in ("truth", "model") and s.dice >= good_dice]
+
+
 def choose_thresholds(samples: list[Sample], good_dice: float = 0.8,
                       quantile: float = 0.97) -> dict[str, float]:
     """Per rule, the ``quantile`` of the good masks' values (lower tail for 'min' rules)."""
-    good = [s for s in samples if s.dice >= good_dice]
+    good = _good(samples, good_dice)
     out = {}
     for name, (field, sign) in RULES.items():
         vals = np.array([s.measurements[name] for s in good if s.measurements.get(name) is not None])
@@ -101,7 +107,7 @@ def fails(m: dict[str, float | None], thresholds: dict[str, float]) -> list[str]
 
 def tuning_report(samples: list[Sample], thresholds: dict[str, float], good_dice: float = 0.8,
                   bad_dice: float = 0.7) -> dict[str, object]:
-    good = [s for s in samples if s.dice >= good_dice]
+    good = _good(samples, good_dice)
     bad = [s for s in samples if s.dice < bad_dice]
     return {
         "thresholds": thresholds,
@@ -132,3 +138,25 @@ def sample_case(case_dir: Path, array: np.ndarray, truth: np.ndarray, image: obj
 
 def save_samples(samples: list[Sample], path: Path) -> None:
     path.write_text(json.dumps([s.__dict__ for s in samples], indent=1) + "\n", encoding="utf-8")
+
+
+def collect_samples(case_dirs: list[Path], segmenter: object, qc_cfg: object,
+                    progress: Callable[[Sample], None] | None = None) -> list[Sample]:
+    """Truth, model and perturbed masks of every twin case, each with its QC measurements."""
+    from node.holdout.evaluate import load_case, measure_mask
+    from node.segment.evaluate import volume_from_image
+
+    samples: list[Sample] = []
+    for case in case_dirs:
+        array, truth, image = load_case(case)
+        pred = segmenter.predict(volume_from_image(image)).array.astype(bool)  # type: ignore[attr-defined]
+        for s in sample_case(case, array, truth, image, pred,
+                             lambda m, a=array, i=image: measure_mask(a, m, i, qc_cfg)):  # type: ignore[misc]
+            samples.append(s)
+            if progress:
+                progress(s)
+    return samples
+
+
+def load_samples(path: Path) -> list[Sample]:
+    return [Sample(**d) for d in json.loads(Path(path).read_text(encoding="utf-8"))]

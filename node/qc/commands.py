@@ -1,0 +1,49 @@
+"""``lipo-node qc-tune``: set the image-based QC thresholds on twin cases (never the hold-out)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("qc-tune", help="tune the image-based QC thresholds on twin cases (WORC layout)")
+    p.add_argument("cohort_dir", type=Path, help="twin cases: image.nii.gz + segmentation.nii.gz")
+    p.add_argument("--n", type=int, default=None)
+    p.add_argument("--samples", type=Path, default=None,
+                   help="reuse measured samples (JSON) instead of measuring again")
+    p.add_argument("--quantile", type=float, default=0.97)
+    p.add_argument("--out", type=Path, default=Path("docs/evaluation/qc_tuning.json"))
+    p.set_defaults(func=_tune)
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from node.config import load_config
+    from node.qc.tuning import choose_thresholds, collect_samples, load_samples, save_samples, tuning_report
+
+    cfg = load_config(args.config)
+    if args.samples is not None and args.samples.is_file():
+        samples = load_samples(args.samples)
+    else:
+        from node.holdout.evaluate import case_dirs_of
+        from node.segment.nnunet import Segmenter
+
+        seg_cfg = cfg.segment.model_copy(update={"agreement_pass": False})
+        segmenter = Segmenter(seg_cfg.model_folder(), seg_cfg)
+        samples = collect_samples(case_dirs_of(args.cohort_dir)[: args.n], segmenter, cfg.qc,
+                                  progress=lambda s: print(s.case, s.kind, s.dice, flush=True))
+        if args.samples is not None:
+            save_samples(samples, args.samples)
+    from node.qc.tuning import RULES
+
+    quantile = choose_thresholds(samples, quantile=args.quantile)
+    shipped = {f: getattr(cfg.qc, f) for f, _ in RULES.values()}
+    report = {"cohort": str(args.cohort_dir), "n_samples": len(samples),
+              "configured": tuning_report(samples, shipped),
+              f"quantile_{args.quantile}_of_good_masks": tuning_report(samples, quantile),
+              "samples": [s.__dict__ for s in samples]}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=1))
+    return 0
