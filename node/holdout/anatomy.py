@@ -153,6 +153,8 @@ def design_body(rng: np.random.Generator, region: str, depth: str, volume_ml: fl
 def _design_tumour(rng: np.random.Generator, body: Body, depth: str, volume_ml: float,
                    alt_like: bool) -> tuple[TumourDesign, tuple[float, float, float, float] | None]:
     r_eq = (3 * volume_ml * 1000 / (4 * math.pi)) ** (1 / 3)  # equivalent sphere radius mm
+    if depth != "superficial":  # a deep tumour fits inside the muscle (it displaces, not pierces)
+        r_eq = min(r_eq, 0.35 * min(body.ax, body.ay))
     n_lobes = int(rng.integers(1, 5))
     lobes = []
     for i in range(n_lobes):
@@ -170,7 +172,8 @@ def _design_tumour(rng: np.random.Generator, body: Body, depth: str, volume_ml: 
     bulge = None
     if depth == "superficial":
         r_out = float(contour(body, np.array([theta]), np.array([z0]))[0])
-        r_out_mm = math.hypot(body.ax * math.cos(theta), body.ay * math.sin(theta)) * r_out
+        unit_mm = math.hypot(body.ax * math.cos(theta), body.ay * math.sin(theta))
+        r_out_mm = unit_mm * r_out
         fat = float(fat_thickness(body, np.array([theta]), np.array([z0]))[0])
         radial_half = r_eq * 0.7
         depth_mm = body.skin_mm + max(fat * 0.5, radial_half + 1.0)
@@ -178,7 +181,9 @@ def _design_tumour(rng: np.random.Generator, body: Body, depth: str, volume_ml: 
         height = max(0.0, radial_half * 2 + body.skin_mm + 1.5 - fat) * float(rng.uniform(0.7, 1.0))
         if height > 0:
             bulge = (theta, z0, height, r_eq * 1.3)
-        cx, cy = centre_r * math.cos(theta), centre_r * math.sin(theta)
+        # theta is the angle in the body's normalised (ellipse) frame, as in label_map
+        cx = centre_r / unit_mm * body.ax * math.cos(theta)
+        cy = centre_r / unit_mm * body.ay * math.sin(theta)
         # squash radially so the tumour stays between fascia and skin
         for k, lb in enumerate(lobes):
             lobes[k] = Lobe(lb.centre * np.array([0.6, 0.6, 1.0]), lb.axes, lb.rot, lb.waves)

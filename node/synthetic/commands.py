@@ -40,6 +40,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=_preview)
 
+    r = ssub.add_parser("randomised", help="domain-randomised training cohort (SynthSeg-style, issue 14)")
+    r.add_argument("--profile", default="train", help="twin profile the label maps are drawn from")
+    r.add_argument("--n", type=int, default=100)
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--superficial-share", type=float, default=0.4)
+    r.add_argument("--small-share", type=float, default=0.3)
+    r.add_argument("--matrix", type=int, default=192, help="largest in-plane matrix")
+    r.add_argument("--montage", type=Path, default=None, help="also write a PNG of the first 12 cases")
+    r.set_defaults(func=_randomised)
+
 
 def _cohort(args: argparse.Namespace) -> int:
     from node.synthetic.cohort import generate_cohort
@@ -67,4 +78,18 @@ def _preview(args: argparse.Namespace) -> int:
     from node.synthetic.preview import preview_study
 
     print(preview_study(args.study, args.out))
+    return 0
+
+
+def _randomised(args: argparse.Namespace) -> int:
+    from node.synthetic.randomise import randomised_cohort
+
+    out = randomised_cohort(args.profile, args.n, args.out, seed=args.seed,
+                            superficial_share=args.superficial_share, small_share=args.small_share,
+                            max_matrix=args.matrix)
+    if args.montage:
+        from node.synthetic.montage import cohort_montage
+
+        cohort_montage(out, args.montage)
+    print(out)
     return 0
