@@ -26,23 +26,23 @@ class QcConfig(BaseModel):
     # (docs/evaluation/qc_tuning.md), reported on the hold-out (docs/evaluation/holdout_segmentation.md)
     anatomy_checks: bool = Field(True, description="run the image-based checks (node.qc.anatomy)")
     max_fat_continuity: float = Field(
-        0.35, ge=0, le=1, description="share of the mask boundary where fat continues across it"
+        0.25, ge=0, le=1, description="share of the mask boundary where fat continues across it"
     )
     max_skin_contact: float = Field(
-        0.3, ge=0, description="mask surface within skin_mm of the skin / surface of an equal-volume sphere"
+        0.25, ge=0, description="mask surface within skin_mm of the skin / surface of an equal-volume sphere"
     )
     skin_mm: float = Field(3.0, gt=0, description="depth below the skin/air boundary counted as surface")
     max_thin_fraction: float = Field(
         0.35, ge=0, le=1, description="share of the mask that is sheet-like (removed by an opening)"
     )
     opening_mm: float = Field(3.0, gt=0, description="ball radius of that opening")
-    min_solidity: float = Field(0.5, ge=0, le=1, description="mask volume / convex hull volume")
+    min_solidity: float = Field(0.3, ge=0, le=1, description="mask volume / convex hull volume")
     min_fat_share: float = Field(0.3, ge=0, le=1, description="share of fat-bright mask voxels")
     interactive_check: bool = Field(
         True, description="re-segment from the mask's six extreme points with the interactive model"
     )
     min_interactive_dice: float = Field(
-        0.7, ge=0, le=1, description="Dice between the mask and the interactive model's mask"
+        0.35, ge=0, le=1, description="Dice between the mask and the interactive model's mask"
     )
     pending_notice: Literal["sr", "sc", "off"] = Field(
         "sr", description="what the PACS gets when QC routes a case to review: a short 'result "
