@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--md", type=Path, default=Path("docs/evaluation/holdout_segmentation.md"))
     e.add_argument("--cache", type=Path, default=None,
                    help="folder for the model's masks (re-running QC then skips the network)")
+    e.add_argument("--no-cleanup", action="store_true",
+                   help="keep skin-hugging components (segment.drop_skin_strips off): the raw model")
     e.add_argument("--title", default="Segmentation + QC on the independent hold-out")
     e.set_defaults(func=_evaluate)
 
@@ -45,7 +47,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from node.segment.nnunet import Segmenter
 
     cfg = load_config(args.config)
-    seg_cfg = cfg.segment.model_copy(update={"agreement_pass": False, "torch_threads": args.threads})
+    seg_cfg = cfg.segment.model_copy(update={"agreement_pass": False, "torch_threads": args.threads,
+                                             "drop_skin_strips": not args.no_cleanup})
     segmenter = Segmenter(args.model or seg_cfg.model_folder(), seg_cfg)
     cases = case_dirs_of(args.cohort_dir)[: args.n]
 
@@ -58,7 +61,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     manifest = args.cohort_dir / "holdout.json"
     generator = json.loads(manifest.read_text())["generator"] if manifest.is_file() else "twin"
     context = {"cohort": str(args.cohort_dir), "generator": generator, "model_id": segmenter.model_id,
-               "device": segmenter.device,
+               "device": segmenter.device, "drop_skin_strips": seg_cfg.drop_skin_strips,
                "qc": {k: v for k, v in cfg.qc.model_dump().items()},
                "command": f"lipo-node holdout evaluate {args.cohort_dir}"}
     write_report(outcomes, summary, args.json, args.md, args.title, context)

@@ -76,8 +76,7 @@ def _predict(segmenter: Segmenter, image: sitk.Image, case: str, cache: Path | N
         path = cache / f"{case}.{segmenter.model_id.replace('@', '_')}.prob.nii.gz"
         if path.is_file():  # foreground probability × 255, as the segment stage stores it
             prob = sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype(np.float32) / 255
-            return Mask(array=(prob > 0.5).astype(np.uint8), geometry=geometry_of(image),
-                        model_id=segmenter.model_id, probabilities=prob)
+            return _from_probabilities(prob, image, segmenter)
     mask = segmenter.predict(volume_from_image(image))
     if path is not None and mask.probabilities is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,10 +85,20 @@ def _predict(segmenter: Segmenter, image: sitk.Image, case: str, cache: Path | N
         out.CopyInformation(image)
         sitk.WriteImage(out, str(path), useCompression=True)
         # the mask is re-derived from the stored probabilities, so a rerun sees the same mask
-        return Mask(array=(prob8.astype(np.float32) / 255 > 0.5).astype(np.uint8),
-                    geometry=mask.geometry, model_id=mask.model_id,
-                    probabilities=prob8.astype(np.float32) / 255)
+        return _from_probabilities(prob8.astype(np.float32) / 255, image, segmenter)
     return mask
+
+
+def _from_probabilities(prob: np.ndarray, image: sitk.Image, segmenter: Segmenter) -> Mask:
+    """The mask ``Segmenter.predict`` makes from these probabilities (threshold, clean-up)."""
+    geometry = geometry_of(image)
+    array = (prob > 0.5).astype(np.uint8)
+    if segmenter.cfg.drop_skin_strips:
+        from node.segment.cleanup import drop_skin_strips
+
+        sx, sy, sz = geometry.spacing
+        array = drop_skin_strips(array, sitk.GetArrayFromImage(image).astype(np.float32), (sz, sy, sx))
+    return Mask(array=array, geometry=geometry, model_id=segmenter.model_id, probabilities=prob)
 
 
 def evaluate_case(case_dir: Path, segmenter: Segmenter, qc_cfg: QcConfig,

@@ -97,6 +97,21 @@ def solidity(mask: np.ndarray, spacing_zyx: Sequence[float]) -> float:
     return float(min(1.0, n * float(np.prod(spacing_zyx)) / max(hull.volume, 1e-9)))
 
 
+def skin_contact(fg: np.ndarray, depth_mm: np.ndarray, spacing_zyx: Sequence[float],
+                 skin_mm: float) -> float:
+    """Area of ``fg``'s in-plane edge within ``skin_mm`` of the body surface (``depth_mm``:
+    distance to the air), over the surface of a sphere of ``fg``'s volume."""
+    cross = np.zeros((1, 3, 3), bool)
+    cross[0, 1, :] = cross[0, :, 1] = True
+    edge = fg & ~ndimage.binary_erosion(fg, structure=cross)
+    dz, dy, dx = spacing_zyx
+    contact_mm2 = float((edge & (depth_mm <= skin_mm)).sum()) * dz * max(dy, dx)
+    volume_mm3 = float(fg.sum()) * dz * dy * dx
+    if volume_mm3 <= 0:
+        return 0.0
+    return contact_mm2 / (36 * np.pi * volume_mm3 ** 2) ** (1 / 3)
+
+
 def measure(image: np.ndarray, mask: np.ndarray, spacing_zyx: Sequence[float], *,
             skin_mm: float = 3.0, opening_mm: float = 3.0) -> AnatomyMeasures:
     """All measurements of ``mask`` on ``image`` (same (z, y, x) grid)."""
@@ -121,12 +136,7 @@ def measure(image: np.ndarray, mask: np.ndarray, spacing_zyx: Sequence[float], *
     has_outer = boundary & ndimage.binary_dilation(outer_ring, structure=cross)
     continuity = float(cont.sum()) / max(int(has_outer.sum()), 1)
     depth = ndimage.distance_transform_edt(body, sampling=spacing_zyx)
-    edge = fg & ~ndimage.binary_erosion(fg, structure=cross)
-    dz, dy, dx = spacing_zyx
-    contact_mm2 = float((edge & (depth <= skin_mm)).sum()) * dz * max(dy, dx)
-    volume_mm3 = float(fg.sum()) * dz * dy * dx
-    sphere_mm2 = (36 * np.pi * volume_mm3 ** 2) ** (1 / 3)
-    surface = contact_mm2 / sphere_mm2
+    surface = skin_contact(fg, depth, spacing_zyx, skin_mm)
     opened = ndimage.binary_opening(fg, structure=_ball(opening_mm, spacing_zyx))
     thin = 1.0 - float(opened.sum()) / float(fg.sum())
     return AnatomyMeasures(continuity, surface, thin, solidity(fg, spacing_zyx),

@@ -46,6 +46,10 @@ class SegmentConfig(BaseModel):
     agreement_pass: bool = Field(
         True, description="second, differently mirrored pass so QC can measure agreement"
     )
+    drop_skin_strips: bool = Field(
+        True, description="remove mask components lying along the skin (subcutaneous fat strips) "
+        "while another component remains (node.segment.cleanup)"
+    )
 
     def model_folder(self) -> Path:
         """The nnU-Net model folder holding ``plans.json`` and ``fold_*``."""

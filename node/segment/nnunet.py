@@ -150,8 +150,13 @@ class Segmenter:
         inference = time.perf_counter() - t0
         if fg.shape != volume.geometry.shape:
             raise SegmentationError(f"model returned shape {fg.shape} for grid {volume.geometry.shape}")
+        array = (fg > 0.5).astype(np.uint8)
+        if self.cfg.drop_skin_strips:
+            from node.segment.cleanup import drop_skin_strips
+
+            array = drop_skin_strips(array, image, spacing)
         mask = Mask(
-            array=(fg > 0.5).astype(np.uint8),
+            array=array,
             geometry=volume.geometry,
             model_id=self.model_id,
             probabilities=fg,
