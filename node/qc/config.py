@@ -36,7 +36,7 @@ class QcConfig(BaseModel):
         0.35, ge=0, le=1, description="share of the mask that is sheet-like (removed by an opening)"
     )
     opening_mm: float = Field(3.0, gt=0, description="ball radius of that opening")
-    min_solidity: float = Field(0.3, ge=0, le=1, description="mask volume / convex hull volume")
+    min_solidity: float = Field(0.2, ge=0, le=1, description="mask volume / convex hull volume")
     min_fat_share: float = Field(0.3, ge=0, le=1, description="share of fat-bright mask voxels")
     interactive_check: bool = Field(
         True, description="re-segment from the mask's six extreme points with the interactive model"
