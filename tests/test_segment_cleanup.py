@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from qc_phantom import SHAPE, SPACING_ZYX, phantom
 
-from node.segment.cleanup import drop_skin_strips
+from node.segment.cleanup import drop_fat_pieces
 
 P = phantom()
 
@@ -17,15 +17,15 @@ def _strip() -> np.ndarray:
 
 
 def test_a_subcutaneous_strip_beside_the_tumour_is_dropped() -> None:
-    out = drop_skin_strips(P.tumour | _strip(), P.image, SPACING_ZYX)
+    out = drop_fat_pieces(P.tumour | _strip(), P.image, SPACING_ZYX)
     assert np.array_equal(out.astype(bool), P.tumour)
 
 
 def test_a_second_tumour_is_kept() -> None:
     both = P.tumour | P.second
-    assert np.array_equal(drop_skin_strips(both, P.image, SPACING_ZYX).astype(bool), both)
+    assert np.array_equal(drop_fat_pieces(both, P.image, SPACING_ZYX).astype(bool), both)
 
 
 def test_a_mask_is_never_emptied() -> None:
     strip = _strip()
-    assert np.array_equal(drop_skin_strips(strip, P.image, SPACING_ZYX).astype(bool), strip)
+    assert np.array_equal(drop_fat_pieces(strip, P.image, SPACING_ZYX).astype(bool), strip)

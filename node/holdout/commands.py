@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--cache", type=Path, default=None,
                    help="folder for the model's masks (re-running QC then skips the network)")
     e.add_argument("--no-cleanup", action="store_true",
-                   help="keep skin-hugging components (segment.drop_skin_strips off): the raw model")
+                   help="keep fat-like components (segment.drop_fat_pieces off): the raw model")
     e.add_argument("--title", default="Segmentation + QC on the independent hold-out")
     e.set_defaults(func=_evaluate)
 
@@ -48,7 +48,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     seg_cfg = cfg.segment.model_copy(update={"agreement_pass": False, "torch_threads": args.threads,
-                                             "drop_skin_strips": not args.no_cleanup})
+                                             "drop_fat_pieces": not args.no_cleanup})
     segmenter = Segmenter(args.model or seg_cfg.model_folder(), seg_cfg)
     cases = case_dirs_of(args.cohort_dir)[: args.n]
 
@@ -61,7 +61,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     manifest = args.cohort_dir / "holdout.json"
     generator = json.loads(manifest.read_text())["generator"] if manifest.is_file() else "twin"
     context = {"cohort": str(args.cohort_dir), "generator": generator, "model_id": segmenter.model_id,
-               "device": segmenter.device, "drop_skin_strips": seg_cfg.drop_skin_strips,
+               "device": segmenter.device, "drop_fat_pieces": seg_cfg.drop_fat_pieces,
                "qc": {k: v for k, v in cfg.qc.model_dump().items()},
                "command": f"lipo-node holdout evaluate {args.cohort_dir}"}
     write_report(outcomes, summary, args.json, args.md, args.title, context)

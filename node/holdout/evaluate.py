@@ -93,11 +93,11 @@ def _from_probabilities(prob: np.ndarray, image: sitk.Image, segmenter: Segmente
     """The mask ``Segmenter.predict`` makes from these probabilities (threshold, clean-up)."""
     geometry = geometry_of(image)
     array = (prob > 0.5).astype(np.uint8)
-    if segmenter.cfg.drop_skin_strips:
-        from node.segment.cleanup import drop_skin_strips
+    if segmenter.cfg.drop_fat_pieces:
+        from node.segment.cleanup import drop_fat_pieces
 
         sx, sy, sz = geometry.spacing
-        array = drop_skin_strips(array, sitk.GetArrayFromImage(image).astype(np.float32), (sz, sy, sx))
+        array = drop_fat_pieces(array, sitk.GetArrayFromImage(image).astype(np.float32), (sz, sy, sx))
     return Mask(array=array, geometry=geometry, model_id=segmenter.model_id, probabilities=prob)
 
 

@@ -97,6 +97,26 @@ def solidity(mask: np.ndarray, spacing_zyx: Sequence[float]) -> float:
     return float(min(1.0, n * float(np.prod(spacing_zyx)) / max(hull.volume, 1e-9)))
 
 
+def fat_threshold(image: np.ndarray, body: np.ndarray) -> float:
+    """Otsu threshold of the body's intensities: on T1, fat above, muscle and the rest below."""
+    return _otsu(image[body])
+
+
+def fat_continuity(fg: np.ndarray, fat: np.ndarray, body: np.ndarray) -> float:
+    """Share of ``fg``'s in-plane boundary where fat continues across it: the boundary voxel is
+    fat and so are a voxel just inside and a voxel just outside (within the body)."""
+    cross = np.zeros((1, 3, 3), bool)
+    cross[0, 1, :] = cross[0, :, 1] = True
+    boundary = fg & ~ndimage.binary_erosion(fg, structure=cross)
+    inner = ndimage.binary_erosion(fg, structure=cross)
+    outer_ring = ndimage.binary_dilation(fg, structure=cross) & ~fg & body
+    fat_inner_near = ndimage.binary_dilation(inner & fat, structure=cross)
+    fat_outer_near = ndimage.binary_dilation(outer_ring & fat, structure=cross)
+    cont = boundary & fat & fat_inner_near & fat_outer_near
+    has_outer = boundary & ndimage.binary_dilation(outer_ring, structure=cross)
+    return float(cont.sum()) / max(int(has_outer.sum()), 1)
+
+
 def skin_contact(fg: np.ndarray, depth_mm: np.ndarray, spacing_zyx: Sequence[float],
                  skin_mm: float) -> float:
     """Area of ``fg``'s in-plane edge within ``skin_mm`` of the body surface (``depth_mm``:
@@ -122,19 +142,8 @@ def measure(image: np.ndarray, mask: np.ndarray, spacing_zyx: Sequence[float], *
         return AnatomyMeasures(0.0, 0.0, 0.0, 0.0, 0.0)
     img = image.astype(np.float32)
     body = body_mask(img) | fg
-    fat_thr = _otsu(img[body])
-    fat = img > fat_thr
-    # fat continuity across the in-plane boundary: inner, boundary and outer voxel all fat
-    cross = np.zeros((1, 3, 3), bool)
-    cross[0, 1, :] = cross[0, :, 1] = True
-    boundary = fg & ~ndimage.binary_erosion(fg, structure=cross)
-    inner = ndimage.binary_erosion(fg, structure=cross)
-    outer_ring = ndimage.binary_dilation(fg, structure=cross) & ~fg & body
-    fat_inner_near = ndimage.binary_dilation(inner & fat, structure=cross)
-    fat_outer_near = ndimage.binary_dilation(outer_ring & fat, structure=cross)
-    cont = boundary & fat & fat_inner_near & fat_outer_near
-    has_outer = boundary & ndimage.binary_dilation(outer_ring, structure=cross)
-    continuity = float(cont.sum()) / max(int(has_outer.sum()), 1)
+    fat = img > fat_threshold(img, body)
+    continuity = fat_continuity(fg, fat, body)
     depth = ndimage.distance_transform_edt(body, sampling=spacing_zyx)
     surface = skin_contact(fg, depth, spacing_zyx, skin_mm)
     opened = ndimage.binary_opening(fg, structure=_ball(opening_mm, spacing_zyx))

@@ -46,9 +46,9 @@ class SegmentConfig(BaseModel):
     agreement_pass: bool = Field(
         True, description="second, differently mirrored pass so QC can measure agreement"
     )
-    drop_skin_strips: bool = Field(
-        True, description="remove mask components lying along the skin (subcutaneous fat strips) "
-        "while another component remains (node.segment.cleanup)"
+    drop_fat_pieces: bool = Field(
+        True, description="remove mask components that look like normal fat (edge through fat, "
+        "along the skin) while a tumour-like component remains (node.segment.cleanup)"
     )
 
     def model_folder(self) -> Path:

@@ -151,10 +151,10 @@ class Segmenter:
         if fg.shape != volume.geometry.shape:
             raise SegmentationError(f"model returned shape {fg.shape} for grid {volume.geometry.shape}")
         array = (fg > 0.5).astype(np.uint8)
-        if self.cfg.drop_skin_strips:
-            from node.segment.cleanup import drop_skin_strips
+        if self.cfg.drop_fat_pieces:
+            from node.segment.cleanup import drop_fat_pieces
 
-            array = drop_skin_strips(array, image, spacing)
+            array = drop_fat_pieces(array, image, spacing)
         mask = Mask(
             array=array,
             geometry=volume.geometry,
