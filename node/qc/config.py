@@ -42,7 +42,7 @@ class QcConfig(BaseModel):
         True, description="re-segment from the mask's six extreme points with the interactive model"
     )
     min_interactive_dice: float = Field(
-        0.35, ge=0, le=1, description="Dice between the mask and the interactive model's mask"
+        0.5, ge=0, le=1, description="Dice between the mask and the interactive model's mask"
     )
     pending_notice: Literal["sr", "sc", "off"] = Field(
         "sr", description="what the PACS gets when QC routes a case to review: a short 'result "
