@@ -24,10 +24,11 @@ def _bundle(path: Path) -> Bundle:
 
 def classify_stage(ctx: JobContext) -> None:
     """Raises ModelBundleMismatch when the features came from other extraction settings."""
+    from node.jobs.folder import Artefact
     from node.jobs.model import ModelRef
 
     bundle = _bundle(Path(ctx.cfg.classify.bundle or DEMO_BUNDLE))
-    features = FeatureVector.from_file(ctx.job_dir / ctx.result.artefacts.get("features", "features.json"))
+    features = FeatureVector.from_file(ctx.folder / ctx.result.artefacts.get("features", Artefact.FEATURES))
     pred = bundle.predict(features, None)
     ctx.result.alt_probability = round(pred.alt_probability, 4)
     ctx.result.label = pred.label.value

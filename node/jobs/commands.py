@@ -8,9 +8,9 @@ from pathlib import Path
 
 from node.config import NodeConfig, load_config
 from node.jobs.errors import JobNotFound
+from node.jobs.folder import JobFolder
 from node.jobs.jobdb import JobDB
-from node.jobs.model import JobResult, JobState
-from node.jobs.pipeline import RESULT_FILE
+from node.jobs.model import JobState
 from node.logs import setup_logging
 
 
@@ -102,10 +102,10 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     cfg = _cfg(args)
-    path = cfg.jobs_dir / args.job_id / RESULT_FILE
-    if not path.is_file() or "/" in args.job_id:
+    folder = JobFolder.of(cfg, args.job_id)
+    if "/" in args.job_id or not folder.has_result():
         raise JobNotFound(f"no job {args.job_id!r} under {cfg.jobs_dir}")
-    print(json.dumps(JobResult.from_file(path).model_dump(mode="json"), indent=2))
+    print(json.dumps(folder.read_result().model_dump(mode="json"), indent=2))
     return 0
 
 

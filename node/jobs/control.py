@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from node.config import NodeConfig
 from node.jobs.errors import JobNotFound, StageNotRegistered
+from node.jobs.folder import JobFolder
 from node.jobs.jobdb import JobDB
 from node.jobs.model import JobResult, JobState
-from node.jobs.pipeline import RESULT_FILE, Pipeline
+from node.jobs.pipeline import Pipeline
 
 
 def reopen_job(cfg: NodeConfig, job_id: str, redo_from: str, done: Sequence[str] = ()) -> JobResult:
@@ -26,12 +27,12 @@ def reopen_job(cfg: NodeConfig, job_id: str, redo_from: str, done: Sequence[str]
     names = [s.name for s in pipeline.stages]
     if redo_from not in names:
         raise StageNotRegistered(f"{redo_from!r} is not a configured stage ({names})")
-    path = cfg.jobs_dir / job_id / RESULT_FILE
+    folder = JobFolder.of(cfg, job_id)
     db = JobDB(cfg.db_path)
     try:
-        if db.get(job_id) is None or not path.is_file():
+        if db.get(job_id) is None or not folder.has_result():
             raise JobNotFound(f"no job {job_id}")
-        result = JobResult.from_file(path)
+        result = folder.read_result()
         keep = names[: names.index(redo_from)]
         result.completed_stages = [s for s in result.completed_stages if s in keep]
         result.completed_stages += [s for s in done if s in names and s not in result.completed_stages]
@@ -39,7 +40,7 @@ def reopen_job(cfg: NodeConfig, job_id: str, redo_from: str, done: Sequence[str]
         result.state = reached[-1] if reached else JobState.RECEIVED
         result.error_code = result.error_message = None
         result.retries.pop(redo_from, None)
-        result.to_file(path)
+        folder.save_result(result)
         db.reopen(job_id, result.state)
         return result
     finally:

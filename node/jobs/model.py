@@ -3,18 +3,18 @@
 ``result.json`` is the durable record of a job: every stage writes its outputs into it through
 :class:`JobResult` (pydantic, ``extra="forbid"``: a typo in a field name fails loudly instead of
 silently adding a key nobody reads), and retry counters live in it so a restart resumes with the
-same counts (STYLE.md #10). Writes are atomic (temp file, fsync, rename, folder fsync).
+same counts (STYLE.md #10). Where it lives and how it is written: :mod:`node.jobs.folder`.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from node import atomic
 
 
 class JobState(StrEnum):
@@ -135,24 +135,4 @@ class JobResult(_Model):
             self.amends = [self.seg_sop_instance_uid, self.sr_sop_instance_uid]
 
     def to_file(self, path: Path) -> None:
-        write_atomic(Path(path), self.model_dump_json(indent=2).encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over, fsync the folder (POSIX durability)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        atomic.write_text(Path(path), self.model_dump_json(indent=2))

@@ -31,13 +31,14 @@ from pathlib import Path
 from node.config import NodeConfig
 from node.errors import LipoNodeError
 from node.jobs.errors import StageNotRegistered
+from node.jobs.folder import Artefact, JobFolder
 from node.jobs.jobdb import JobDB
 from node.jobs.model import ORDER, JobResult, JobState
 from node.select.index import StudyIndex
 
 log = logging.getLogger(__name__)
 
-RESULT_FILE = "result.json"
+RESULT_FILE = Artefact.RESULT  # kept for callers that name it; JobFolder owns the layout
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,10 @@ class JobContext:
                     store.close()
         return self._paths
 
+    @property
+    def folder(self) -> JobFolder:
+        return JobFolder(self.job_dir)
+
     @cached_property
     def study(self) -> StudyIndex:
         return StudyIndex.from_paths(self.instance_paths())
@@ -135,14 +140,14 @@ class JobContext:
 
     def save(self) -> None:
         self.result.updated_at = datetime.now(UTC)
-        self.result.to_file(self.job_dir / RESULT_FILE)
+        self.folder.save_result(self.result)
 
 
-def load_result(job_dir: Path, job_id: str, study_uid: str, source_dir: str | None) -> JobResult:
-    path = job_dir / RESULT_FILE
-    if path.exists():
-        return JobResult.from_file(path)
-    return JobResult(job_id=job_id, study_uid=study_uid, source_dir=source_dir)
+def load_result(folder: JobFolder, study_uid: str, source_dir: str | None) -> JobResult:
+    """The job's result.json, or a fresh result for a job that has none yet."""
+    if folder.has_result():
+        return folder.read_result()
+    return JobResult(job_id=folder.job_id, study_uid=study_uid, source_dir=source_dir)
 
 
 def _outcome(exc: BaseException, cfg: NodeConfig) -> tuple[JobState | None, str]:
@@ -164,9 +169,9 @@ def execute_job(job_id: str, cfg: NodeConfig, pipeline: Pipeline) -> JobState:
         row = db.get(job_id)
         if row is None:
             raise LipoNodeError(f"job {job_id} not in {cfg.db_path}")
-        job_dir = cfg.jobs_dir / job_id
-        result = load_result(job_dir, job_id, row.study_uid, row.source_dir)
-        ctx = JobContext(job_id, job_dir, cfg, result)
+        folder = JobFolder.of(cfg, job_id)
+        result = load_result(folder, row.study_uid, row.source_dir)
+        ctx = JobContext(job_id, folder.path, cfg, result)
         for stage in pipeline.stages:
             if stage.name in result.completed_stages:
                 continue

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from node.config import NodeConfig
 from node.errors import LipoNodeError
+from node.jobs.folder import Artefact, JobFolder
 from node.jobs.jobdb import JobDB, job_id_for
 from node.jobs.model import JobResult, JobState
-from node.jobs.pipeline import RESULT_FILE, Pipeline, execute_job
+from node.jobs.pipeline import Pipeline, execute_job
 from node.jobs.runner import LocalRunner
 from node.select.index import StudyIndex
 
@@ -137,10 +138,10 @@ def run_folder(cfg: NodeConfig, folder: Path) -> tuple[Path, JobResult]:
     try:
         if db.get(job_id) is not None:  # a re-run of the same folder starts over
             db.update(job_id, state=JobState.RECEIVED)
-            (cfg.jobs_dir / job_id / RESULT_FILE).unlink(missing_ok=True)
+            (JobFolder.of(cfg, job_id) / Artefact.RESULT).unlink(missing_ok=True)
         db.create(study.study_uid, source_dir=str(folder), job_id=job_id)
     finally:
         db.close()
     execute_job(job_id, cfg, pipeline)
-    path = cfg.jobs_dir / job_id / RESULT_FILE
-    return path, JobResult.from_file(path)
+    folder = JobFolder.of(cfg, job_id)
+    return folder / Artefact.RESULT, folder.read_result()

@@ -23,9 +23,6 @@ from node.report.write import REPORT_DIR, write_report
 if TYPE_CHECKING:
     from node.jobs.pipeline import JobContext
 
-MASK_FILE = "mask.nii.gz"
-
-
 def _previous(job_dir: Path, amends: list[str]) -> PreviousResult | None:
     """The latest earlier SR/SEG named in ``amends`` (PS3.3 C.17.2.1 Predecessor Documents)."""
     if not amends:
@@ -62,14 +59,15 @@ def inputs_from_result(ctx: JobContext) -> ReportInputs:
 
 
 def report_stage(ctx: JobContext) -> None:
+    from node.jobs.folder import Artefact
     from node.segment.geometry import array_on_grid, read_series, seg_source
 
     info = inputs_from_result(ctx)
     datasets = [pydicom.dcmread(str(p)) for p in ctx.series_paths()]
     volume = read_series(datasets)
-    mask_path = ctx.job_dir / MASK_FILE
+    mask_path = ctx.folder / Artefact.MASK
     if not mask_path.exists():
-        raise ReportError(f"job {ctx.job_id}: no {MASK_FILE} to report")
+        raise ReportError(f"job {ctx.job_id}: no {Artefact.MASK} to report")
     grid_mask = array_on_grid(sitk.ReadImage(str(mask_path)), volume.geometry)
     source, mask = seg_source(datasets, grid_mask, volume)
     cfg = ctx.cfg.report
@@ -77,5 +75,5 @@ def report_stage(ctx: JobContext) -> None:
                        mark_final=cfg.mark_final)
     ctx.result.seg_sop_instance_uid = out.seg_uid
     ctx.result.sr_sop_instance_uid = out.sr_uid
-    ctx.result.artefacts["seg"] = str(out.seg_path.relative_to(ctx.job_dir))
-    ctx.result.artefacts["sr"] = str(out.sr_path.relative_to(ctx.job_dir))
+    ctx.result.artefacts["seg"] = ctx.folder.relative(out.seg_path)
+    ctx.result.artefacts["sr"] = ctx.folder.relative(out.sr_path)

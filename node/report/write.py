@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pydicom
 
+from node import atomic
 from node.errors import ReportError
 from node.report.inputs import ReportInputs, ReportOutput
 from node.report.seg import build_seg, check_source, sort_source
@@ -26,19 +26,6 @@ def load_source(folder: str | Path) -> list[pydicom.Dataset]:
     if not paths:
         raise ReportError(f"no files in source folder {folder}")
     return sort_source([pydicom.dcmread(p) for p in paths])
-
-
-def _write_atomic(ds: pydicom.Dataset, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    ds.save_as(tmp, enforce_file_format=True)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def write_report(job_dir: str | Path, source: Sequence[pydicom.Dataset], mask: np.ndarray,
@@ -63,8 +50,8 @@ def write_report(job_dir: str | Path, source: Sequence[pydicom.Dataset], mask: n
     out.mkdir(parents=True, exist_ok=True)
     seg_path = out / f"seg-{uids.seg_instance}.dcm"
     sr_path = out / f"sr-{uids.sr_instance}.dcm"
-    _write_atomic(seg, seg_path)
-    _write_atomic(sr, sr_path)
+    for ds, path in ((seg, seg_path), (sr, sr_path)):
+        atomic.write_with(path, lambda tmp, ds=ds: ds.save_as(tmp, enforce_file_format=True))
     return ReportOutput(seg_path=seg_path, sr_path=sr_path, study_uid=str(src[0].StudyInstanceUID),
                         seg_uid=uids.seg_instance, seg_series_uid=uids.seg_series,
                         sr_uid=uids.sr_instance, sr_series_uid=uids.sr_series, headline=text)
