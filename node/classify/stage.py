@@ -31,7 +31,7 @@ def classify_stage(ctx: JobContext) -> None:
     features = FeatureVector.from_file(ctx.folder / ctx.result.artefacts.get("features", Artefact.FEATURES))
     pred = bundle.predict(features, None)
     ctx.result.alt_probability = round(pred.alt_probability, 4)
-    ctx.result.label = pred.label.value
+    ctx.result.label = pred.label
     ctx.result.ood_score = round(pred.ood_score, 4)
     ctx.result.ood_flag = pred.ood_flag
     if pred.ood_flag and "out_of_distribution" not in ctx.result.warnings:

@@ -15,6 +15,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from node import atomic
+from node.select.record import Selection, SeriesScoreOut  # noqa: F401 (embedded; re-exported)
+from node.vocab import DeliveryState, Label, QcStatus, QualityScore, SegMethod
 
 
 class JobState(StrEnum):
@@ -49,28 +51,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SeriesScoreOut(_Model):
-    series_uid: str
-    description: str
-    n_images: int
-    orientation: str
-    eligible: bool
-    score: float | None
-    reasons: list[str]
-
-
-class Selection(_Model):
-    series_uid: str
-    description: str
-    score: float
-    margin: float
-    uncertain: bool
-    reasons: list[str]
-    series: list[SeriesScoreOut] = Field(default_factory=list)
-
-
 class QcOutcome(_Model):
-    status: str | None = None  # node.qc.checks.QcStatus value
+    """What the QC stage (or a reviewer) concluded, as result.json records it."""
+
+    status: QcStatus | None = None
     reason_codes: list[str] = Field(default_factory=list)
 
 
@@ -81,7 +65,7 @@ class ModelRef(_Model):
 
 
 class Delivery(_Model):
-    status: str | None = None  # e.g. "pending", "delivered", "failed"
+    status: DeliveryState | None = None
     destinations: list[str] = Field(default_factory=list)
     detail: str = ""
 
@@ -101,12 +85,12 @@ class JobResult(_Model):
     qc: QcOutcome = Field(default_factory=QcOutcome)
     volume_ml: float | None = None
     alt_probability: float | None = None
-    label: str | None = None
+    label: Label | None = None
     ood_score: float | None = Field(None, description="distance from the training features")
     ood_flag: bool | None = Field(None, description="case unlike the training data: read P(ALT) with care")
     diameter_mm: float | None = Field(None, description="longest axial diameter of the mask")
-    seg_method: str = Field("automatic", description="automatic | interactive | manual")
-    quality_score: str | None = Field(None, description="reviewer's score: excellent … incorrect")
+    seg_method: SegMethod = SegMethod.AUTOMATIC
+    quality_score: QualityScore | None = Field(None, description="the reviewer's score")
     amends: list[str] = Field(default_factory=list, description="SR/SEG UIDs this result supersedes")
     late_data_at: float | None = Field(
         None, description="newest instance (epoch s) that arrived after the job was created and was "

@@ -43,7 +43,7 @@ def qc_stage(ctx: JobContext) -> None:
     folder.write_text(Artefact.QC, result.model_dump_json(indent=2) + "\n")
     ctx.result.artefacts["qc"] = Artefact.QC.value
     ctx.result.volume_ml = result.volume_ml
-    ctx.result.qc = QcOutcome(status=result.status.value,
+    ctx.result.qc = QcOutcome(status=result.status,
                               reason_codes=[r.code.value for r in result.reasons])
     if result.status is QcStatus.FAIL:
         raise QcFailed("; ".join(r.message for r in result.reasons))

@@ -16,9 +16,10 @@ import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
 import node
 from node.errors import ReportError
-from node.report.inputs import PreviousResult, QcOutcome, ReportInputs
+from node.report.inputs import PreviousResult, ReportInputs
 from node.report.templates import load_templates
 from node.report.write import REPORT_DIR, write_report
+from node.vocab import QcStatus, SegMethod
 
 if TYPE_CHECKING:
     from node.jobs.pipeline import JobContext
@@ -45,8 +46,8 @@ def inputs_from_result(ctx: JobContext) -> ReportInputs:
     missing = [n for n in ("alt_probability", "label", "volume_ml") if getattr(r, n) is None]
     if missing:
         raise ReportError(f"job {r.job_id}: cannot report without {', '.join(missing)}")
-    reviewed = r.seg_method != "automatic" or r.quality_score is not None
-    qc = QcOutcome.REVIEWED if reviewed else QcOutcome(r.qc.status or "pass")
+    reviewed = r.seg_method is not SegMethod.AUTOMATIC or r.quality_score is not None
+    qc = QcStatus.REVIEWED if reviewed else (r.qc.status or QcStatus.PASS)
     # model id -> version, as ReportInputs expects; an id that embeds its version ("seg@<hash>")
     # is shortened so the joined Algorithm Version stays within VR LO (64 characters)
     versions = {m.model_id.partition("@")[0]: m.version for m in r.models} or {"lipo-node": node.__version__}

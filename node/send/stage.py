@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from node.errors import DeliveryError, DeliveryPending
 from node.send.outbox import ItemState, Outbox
+from node.vocab import DeliveryState
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,7 +40,7 @@ def send_stage(ctx: JobContext) -> None:
     r = ctx.result
     cfg = ctx.cfg.send
     if not cfg.destinations:
-        r.delivery.status = "skipped"
+        r.delivery.status = DeliveryState.SKIPPED
         r.delivery.detail = "no destinations configured (send.destinations)"
         return
     files = report_files(ctx.folder, r)
@@ -51,7 +52,7 @@ def send_stage(ctx: JobContext) -> None:
     finally:
         outbox.close()
     r.delivery.destinations = sorted({i.destination for i in status.items})
-    r.delivery.status = status.overall.value if status.overall else None
+    r.delivery.status = status.overall
     errors = [f"{i.destination}: {i.last_error}" for i in status.items if i.last_error]
     r.delivery.detail = "; ".join(errors)
     if status.overall is ItemState.PENDING:

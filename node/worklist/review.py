@@ -21,7 +21,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,7 @@ from node.jobs.jobdb import JobDB
 from node.jobs.model import JobResult, JobState
 from node.logs import phash
 from node.store.db import connect, ensure_schema
+from node.vocab import Label, QualityScore, SegMethod
 
 IMAGE_FILE = Artefact.IMAGE  # short names for the routes; JobFolder owns the layout
 MASK_FILE = Artefact.MASK
@@ -55,25 +55,6 @@ CREATE TABLE IF NOT EXISTS reviews (
 );
 CREATE INDEX IF NOT EXISTS reviews_job ON reviews(job_id);
 """
-
-
-class QualityScore(StrEnum):
-    """The paper's four-level score of a segmentation (Spaanderman et al. 2024, Methods)."""
-
-    EXCELLENT = "excellent"
-    SUFFICIENT = "sufficient"
-    INSUFFICIENT = "insufficient"
-    INCORRECT = "incorrect"
-
-    @property
-    def satisfactory(self) -> bool:
-        return self in (QualityScore.EXCELLENT, QualityScore.SUFFICIENT)
-
-
-class SegMethod(StrEnum):
-    AUTOMATIC = "automatic"
-    INTERACTIVE = "interactive"
-    MANUAL = "manual"
 
 
 class ReviewError(LipoNodeError):
@@ -126,10 +107,18 @@ def load_result(cfg: NodeConfig, job_id: str) -> JobResult:
     return job_folder(cfg, job_id).read_result()
 
 
-def priority(result: JobResult) -> int:
+def likely_alt(result: JobResult, threshold: float) -> bool:
+    """The classifier's label where it gave one (its bundle's threshold decided it), else
+    P(ALT) against ``classify.threshold``."""
+    if result.label is not None:
+        return result.label is Label.ALT
+    return result.alt_probability is not None and result.alt_probability >= threshold
+
+
+def priority(result: JobResult, threshold: float) -> int:
     """Higher first: failed QC before reopened cases, then likely-ALT (a malignancy waits least)."""
     p = 2 if result.state is JobState.NEEDS_REVIEW else 0
-    if result.alt_probability is not None and result.alt_probability >= 0.5:
+    if likely_alt(result, threshold):
         p += 1
     if "segmentation_failed" in result.qc.reason_codes or result.error_code == "segmentation_failed":
         p += 1
@@ -165,7 +154,8 @@ def worklist(cfg: NodeConfig, *, include_delivered: bool = True) -> list[Worklis
         codes = list(res.qc.reason_codes) or ([res.error_code] if res.error_code else [])
         rev = reviews.get(row.job_id)
         items.append(WorklistItem(
-            row.job_id, row.state, codes, (now - row.created_at).total_seconds(), priority(res),
+            row.job_id, row.state, codes, (now - row.created_at).total_seconds(),
+            priority(res, cfg.classify.threshold),
             rev["score"] if rev else res.quality_score, rev["method"] if rev else None,
             res.volume_ml, res.label,
         ))
@@ -262,7 +252,7 @@ def accept_correction(cfg: NodeConfig, job_id: str, mask: sitk.Image | None, sco
         conn.close()
     save_correction(cfg, result, image, mask)
     result.supersede_reported()  # a delivered job's new SEG + SR replace the ones in the PACS
-    result.quality_score, result.seg_method = score.value, method.value
+    result.quality_score, result.seg_method = score, method
     result.volume_ml = round(voxels * float(np.prod(image.GetSpacing())) / 1000.0, 3)
     result.artefacts["mask"] = Artefact.MASK.value
     result.artefacts["image"] = Artefact.IMAGE.value
