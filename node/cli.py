@@ -14,9 +14,9 @@ from node import __version__
 from node.errors import LipoNodeError
 
 _COMMAND_MODULES = (
-    "node.receive.commands",   # serve
+    "node.app.commands",       # serve, cleanup
     "node.select.commands",    # select
-    "node.jobs.commands",      # run, demo, worker, jobs
+    "node.jobs.commands",      # run, worker, jobs
     "node.synthetic.commands",  # synth study|cohort|preview
     "node.segment.commands",   # train-seg, train-interactive
     "node.classify.commands",  # train-classifier, classify
@@ -27,7 +27,6 @@ _COMMAND_MODULES = (
     "node.worklist.commands",  # user add
     "node.orthanc.commands",   # orthanc status|send|results|resend|pull
     "node.demo",               # demo
-    "node.store.commands",     # cleanup
     "node.bench.commands",     # bench ingest|segment|radiomics|automl|interactive|e2e
 )
 

@@ -1,4 +1,4 @@
-"""Sub-commands ``serve``, ``run``, ``worker`` and ``jobs list|show|reopen`` (thin: parse, call)."""
+"""Sub-commands ``run``, ``worker`` and ``jobs list|show|reopen`` (thin: parse, call)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,6 @@ from node.logs import setup_logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="run the node: DICOM SCP + job runner + HTTP API")
-    p.add_argument("--config", default=argparse.SUPPRESS, help="config.yaml")
-    p.set_defaults(func=_serve)
-
     p = sub.add_parser("run", help="process a folder of DICOM files offline, print result.json")
     p.add_argument("study_dir", type=Path)
     p.add_argument("--out", type=Path, default=None,
@@ -62,12 +58,6 @@ def _cfg(args: argparse.Namespace, *, logs: bool = False) -> NodeConfig:
     return cfg
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from node.jobs.service import serve
-
-    return serve(_cfg(args, logs=True))
-
-
 def _worker(args: argparse.Namespace) -> int:
     from node.jobs.worker import run_worker
 
@@ -76,7 +66,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from node.jobs.service import run_folder
+    from node.jobs.control import run_folder
 
     cfg = _cfg(args, logs=True)
     if args.out is not None:

@@ -6,9 +6,11 @@ name with the state a job reaches when it completes::
 
     register_stage("segment", JobState.SEGMENTED, "node.segment.stage:segment_stage")
 
-and ``jobs.stages`` in config.yaml lists the names in order. Functions are referenced as
-``"module:function"`` strings and imported lazily, so a :class:`Pipeline` pickles into a worker
-process whatever start method is used, and registering a stage imports nothing heavy.
+and ``jobs.stages`` in config.yaml lists the names in order. Each stage package registers its
+own stages at the end of its ``stage.py`` (``node/<name>/stage.py``); :meth:`Pipeline.from_names`
+imports that module for a name not registered yet, so adding a stage touches only its package.
+Functions are referenced as ``"module:function"`` strings, so a :class:`Pipeline` pickles into a
+worker process whatever start method is used.
 
 Durability (crash recovery): after each stage ``result.json`` is written atomically with the
 stage in ``completed_stages``, then the job row is updated; :func:`execute_job` skips stages
@@ -90,12 +92,26 @@ class Pipeline:
 
     @classmethod
     def from_names(cls, names: list[str]) -> Pipeline:
+        for name in names:
+            if name not in _REGISTRY:
+                _discover(name)
         missing = [n for n in names if n not in _REGISTRY]
         if missing:
             raise StageNotRegistered(
                 f"jobs.stages names unregistered stage(s) {missing}; known: {sorted(_REGISTRY)}"
             )
         return cls(tuple(_REGISTRY[n] for n in names))
+
+
+def _discover(name: str) -> None:
+    """Import ``node.<name>.stage``, whose module registers the package's stage(s)."""
+    if not name.isidentifier():
+        return
+    try:
+        importlib.import_module(f"node.{name}.stage")
+    except ModuleNotFoundError as exc:
+        if exc.name not in (f"node.{name}", f"node.{name}.stage"):
+            raise  # the stage module exists but a dependency is missing: say so
 
 
 @dataclass
@@ -213,15 +229,3 @@ def execute_job(job_id: str, cfg: NodeConfig, pipeline: Pipeline) -> JobState:
         return result.state
     finally:
         db.close()
-
-
-# Known stages (imported only when a job runs them). radiomics → FEATURES, classify →
-# CLASSIFIED, report → REPORTED, send → DELIVERED register the same way; config.yaml
-# ``jobs.stages`` chooses which run, in which order.
-register_stage("select", JobState.SELECTED, "node.jobs.stages:select_stage")
-register_stage("segment", JobState.SEGMENTED, "node.segment.stage:segment_stage")
-register_stage("qc", JobState.QC, "node.qc.stage:qc_stage")
-register_stage("radiomics", JobState.FEATURES, "node.radiomics.stage:radiomics_stage")
-register_stage("classify", JobState.CLASSIFIED, "node.classify.stage:classify_stage")
-register_stage("report", JobState.REPORTED, "node.report.stage:report_stage")
-register_stage("send", JobState.DELIVERED, "node.send.stage:send_stage")

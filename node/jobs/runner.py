@@ -233,7 +233,8 @@ class LocalRunner:
             ctx = multiprocessing.get_context(self.cfg.jobs.start_method)
             if self.cfg.jobs.start_method == "forkserver":
                 # import the job machinery once in the fork server, not in every new worker
-                ctx.set_forkserver_preload(["node.jobs.pipeline", "node.jobs.stages"])
+                stage_modules = sorted({s.target.partition(":")[0] for s in self.pipeline.stages})
+                ctx.set_forkserver_preload(["node.jobs.pipeline", *stage_modules])
             self._executor = ProcessPoolExecutor(self.cfg.jobs.workers, mp_context=ctx)
         return self._executor
 

@@ -14,6 +14,8 @@ import numpy as np
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
 from node.errors import LipoNodeError
+from node.jobs.model import JobState
+from node.jobs.pipeline import register_stage
 from node.qc.checks import QcStatus, run_qc
 from node.segment.geometry import Mask, geometry_of
 
@@ -47,3 +49,6 @@ def qc_stage(ctx: JobContext) -> None:
                               reason_codes=[r.code.value for r in result.reasons])
     if result.status is QcStatus.FAIL:
         raise QcFailed("; ".join(r.message for r in result.reasons))
+
+
+register_stage("qc", JobState.QC, "node.qc.stage:qc_stage")

@@ -14,6 +14,8 @@ import numpy as np
 import pydicom
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
+from node.jobs.model import JobState
+from node.jobs.pipeline import register_stage
 from node.radiomics.features import extract
 from node.radiomics.settings import load_settings
 from node.segment.geometry import read_series, to_sitk
@@ -53,3 +55,6 @@ def radiomics_stage(ctx: JobContext) -> None:
     ctx.folder.write_text(Artefact.FEATURES, features.to_json())
     ctx.result.artefacts["features"] = Artefact.FEATURES.value
     ctx.result.diameter_mm = longest_axial_diameter_mm(mask)
+
+
+register_stage("radiomics", JobState.FEATURES, "node.radiomics.stage:radiomics_stage")

@@ -16,6 +16,8 @@ import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
 import node
 from node.errors import ReportError
+from node.jobs.model import JobState
+from node.jobs.pipeline import register_stage
 from node.report.inputs import PreviousResult, ReportInputs
 from node.report.templates import load_templates
 from node.report.write import REPORT_DIR, write_report
@@ -78,3 +80,6 @@ def report_stage(ctx: JobContext) -> None:
     ctx.result.sr_sop_instance_uid = out.sr_uid
     ctx.result.artefacts["seg"] = ctx.folder.relative(out.seg_path)
     ctx.result.artefacts["sr"] = ctx.folder.relative(out.sr_path)
+
+
+register_stage("report", JobState.REPORTED, "node.report.stage:report_stage")

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pydicom
 
+from node.jobs.model import JobState
+from node.jobs.pipeline import register_stage
 from node.segment.config import SegmentConfig
 from node.segment.geometry import read_series, to_sitk
 
@@ -72,3 +74,6 @@ def segment_stage(ctx: JobContext) -> None:
     ctx.result.models = [m for m in ctx.result.models if m.role != "segmentation"]
     ctx.result.models.append(ModelRef(role="segmentation", model_id=mask.model_id,
                                       version=mask.model_id.rpartition("@")[2]))
+
+
+register_stage("segment", JobState.SEGMENTED, "node.segment.stage:segment_stage")

@@ -15,6 +15,8 @@ import time
 from typing import TYPE_CHECKING
 
 from node.errors import DeliveryError, DeliveryPending
+from node.jobs.model import JobState
+from node.jobs.pipeline import register_stage
 from node.send.outbox import ItemState, Outbox
 from node.vocab import DeliveryState
 
@@ -90,3 +92,6 @@ def resend_job(cfg: NodeConfig, job_id: str) -> int:
         return len(items)
     finally:
         outbox.close()
+
+
+register_stage("send", JobState.DELIVERED, "node.send.stage:send_stage")

@@ -1,8 +1,9 @@
-"""Built-in stage functions of the job pipeline (``(ctx: JobContext) -> None``)."""
+"""Job-pipeline stage ``select``: choose the T1 series and record why (node.select.rules)."""
 
 from __future__ import annotations
 
-from node.jobs.pipeline import JobContext
+from node.jobs.model import JobState
+from node.jobs.pipeline import JobContext, register_stage
 from node.select.completeness import series_problems
 from node.select.rules import choose_series
 
@@ -22,3 +23,6 @@ def select_stage(ctx: JobContext) -> None:
     if series_problems(chosen, ctx.cfg.select.gap_factor) and \
             "incomplete_series" not in ctx.result.warnings:
         ctx.result.warnings.append("incomplete_series")
+
+
+register_stage("select", JobState.SELECTED, "node.select.stage:select_stage")
