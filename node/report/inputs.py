@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from node.errors import ReportError
 from node.vocab import Label, QcStatus, SegMethod
 
 
@@ -44,6 +45,17 @@ class ReportInputs(BaseModel):
             if not k or not v:
                 raise ValueError("model_versions needs non-empty ids and versions")
         return self
+
+    @property
+    def algorithm_version(self) -> str:
+        """"id:version+id:version" for the SEG's and the SR's algorithm identification (VR LO).
+
+        Raises ReportError rather than truncating: a cut version no longer names the models.
+        """
+        version = "+".join(f"{k}:{v}" for k, v in sorted(self.model_versions.items()))
+        if len(version) > 64:
+            raise ReportError(f"algorithm version '{version}' is longer than 64 characters (VR LO)")
+        return version
 
 
 class ReportOutput(BaseModel):

@@ -45,7 +45,7 @@ def write_report(job_dir: str | Path, source: Sequence[pydicom.Dataset], mask: n
     amended = tpl.descriptions.amended_prefix if info.amended_from else ""
     seg = build_seg(src, mask, info, tpl, uids, description=amended + tpl.descriptions.seg_series,
                     headline=text)
-    sr = _build_sr(src, seg, info, tpl, uids, mark_final=mark_final)
+    sr = _build_sr(src, seg, info, tpl, uids, mark_final=mark_final, headline_text=text)
     out = Path(job_dir) / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     seg_path = out / f"seg-{uids.seg_instance}.dcm"
