@@ -43,3 +43,20 @@ def test_a_misspelt_step_is_refused() -> None:
     spec["selector"] = {"kind": "lasso"}
     with pytest.raises(ValidationError):
         WorkflowSpec.model_validate(spec)
+
+
+def test_qda_fits_more_features_than_cases() -> None:
+    """The bench's 12 % failures were QDA on a singular class covariance (p > n per class)."""
+    import numpy as np
+    from sklearn.datasets import make_classification
+
+    from node.classify.search import build_pipeline
+
+    X, y = make_classification(60, 150, n_informative=20, random_state=0)
+    groups = tuple(f"g{i % 5}" for i in range(150))
+    for seed in range(4):
+        spec = sample_workflow(seed, tuple(dict.fromkeys(groups)), (ClassifierKind.QDA,))
+        spec = spec.model_copy(update={"selector": {"kind": "none"}})
+        spec = WorkflowSpec.model_validate(spec.to_json())
+        p = build_pipeline(spec, groups).fit(X, y).predict_proba(X)[:, 1]
+        assert np.all(np.isfinite(p))

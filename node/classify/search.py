@@ -218,6 +218,15 @@ class Lda(_Step):
 
 
 class Qda(_Step):
+    """QDA with each class covariance shrunk towards a scaled identity by ``reg_param``.
+
+    With ~100 cases and hundreds of features a class covariance is singular, and scikit-learn's
+    default (SVD) QDA refuses it whatever ``reg_param`` is: in ``lipo-node bench automl`` 12 of
+    100 workflows (every QDA without a strong reduction first) ended without an AUC. The eigen
+    solver with shrinkage fits them; ``reg_param`` keeps its name and draw (manifests), and a
+    floor of 0.01 keeps the shrunk covariance invertible.
+    """
+
     kind: Literal["qda"] = "qda"
     reg_param: float
 
@@ -228,7 +237,7 @@ class Qda(_Step):
     def build(self, seed: int) -> Any:
         from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
 
-        return QuadraticDiscriminantAnalysis(reg_param=self.reg_param)
+        return QuadraticDiscriminantAnalysis(solver="eigen", shrinkage=max(self.reg_param, 0.01))
 
 
 class NaiveBayes(_Step):
