@@ -48,7 +48,9 @@ ORDER: tuple[JobState, ...] = (
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # validate_assignment: ``result.qc.status = "pass"`` stores QcStatus.PASS, and a value the
+    # vocabulary does not know fails where it is assigned, not when result.json is read back
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class QcOutcome(_Model):
