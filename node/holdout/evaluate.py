@@ -23,6 +23,7 @@ import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
 from node.qc.checks import QcStatus, run_qc
 from node.qc.config import QcConfig
+from node.qc.tuning import load_case
 from node.segment.geometry import Mask, geometry_of
 from node.segment.nnunet import Segmenter, dice
 
@@ -60,12 +61,6 @@ def subgroups_of(case_dir: Path, truth_ml: float) -> dict[str, str]:
             "vendor": vendor, "plane": plane, "region": region}
 
 
-def load_case(case_dir: Path) -> tuple[np.ndarray, np.ndarray, sitk.Image]:
-    image = sitk.ReadImage(str(case_dir / "image.nii.gz"))
-    truth = sitk.GetArrayFromImage(sitk.ReadImage(str(case_dir / "segmentation.nii.gz"))) > 0
-    return sitk.GetArrayFromImage(image).astype(np.float32), truth, image
-
-
 def _predict(segmenter: Segmenter, image: sitk.Image, case: str, cache: Path | None) -> Mask:
     """The model's mask, reused from ``cache`` when this model already segmented the case
     (re-running QC with other thresholds does not need the network again)."""
@@ -79,11 +74,12 @@ def _predict(segmenter: Segmenter, image: sitk.Image, case: str, cache: Path | N
             return _from_probabilities(prob, image, segmenter)
     mask = segmenter.predict(volume_from_image(image))
     if path is not None and mask.probabilities is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from node import atomic
+
         prob8 = np.round(np.clip(mask.probabilities, 0, 1) * 255).astype(np.uint8)
         out = sitk.GetImageFromArray(prob8)
         out.CopyInformation(image)
-        sitk.WriteImage(out, str(path), useCompression=True)
+        atomic.write_image(path, out)
         # the mask is re-derived from the stored probabilities, so a rerun sees the same mask
         return _from_probabilities(prob8.astype(np.float32) / 255, image, segmenter)
     return mask
@@ -124,19 +120,6 @@ def evaluate_case(case_dir: Path, segmenter: Segmenter, qc_cfg: QcConfig,
         out.rescue_dice = round(dice(res.mask, truth), 4)
     out.seconds = round(time.perf_counter() - started, 2)
     return out
-
-
-def measure_mask(array: np.ndarray, mask_array: np.ndarray, image: sitk.Image,
-                 qc_cfg: QcConfig) -> dict[str, float | None]:
-    """QC measurements of any mask on a case (tuning: perturbed truth masks)."""
-    from node.qc.interactive_check import reseg_from_extremes
-
-    geometry = geometry_of(image)
-    sx, sy, sz = geometry.spacing
-    inter = reseg_from_extremes(array, mask_array, (sz, sy, sx)) if qc_cfg.interactive_check else None
-    m = Mask(array=mask_array.astype(np.uint8), geometry=geometry, model_id="perturbed")
-    qc = run_qc(m, None, False, qc_cfg, image=array, interactive=inter)
-    return dict(qc.measurements)
 
 
 def _mean(xs: Iterable[float]) -> float | None:
@@ -190,17 +173,18 @@ def evaluate_cohort(case_dirs: list[Path], segmenter: Segmenter, qc_cfg: QcConfi
 
 
 def case_dirs_of(root: Path) -> list[Path]:
-    return sorted(p for p in Path(root).iterdir()
-                  if p.is_dir() and not p.name.endswith(".partial") and (p / "image.nii.gz").is_file()
-                  and (p / "segmentation.nii.gz").is_file())
+    """Complete cases (meta.json, written last, marks one)."""
+    from node.qc.tuning import case_dirs
+
+    return case_dirs(root)
 
 
 def write_report(outcomes: list[CaseOutcome], summary: dict[str, object], json_path: Path,
                  md_path: Path | None, title: str, context: dict[str, object]) -> None:
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps({**context, "summary": summary,
-                                     "cases": [asdict(o) for o in outcomes]}, indent=1) + "\n",
-                         encoding="utf-8")
+    from node import atomic
+
+    atomic.write_text(json_path, json.dumps({**context, "summary": summary,
+                                             "cases": [asdict(o) for o in outcomes]}, indent=1) + "\n")
     if md_path is None:
         return
     s = summary
@@ -221,5 +205,4 @@ def write_report(outcomes: list[CaseOutcome], summary: dict[str, object], json_p
         lines.append(f"| {o.case} | {g['depth_detail']} | {g['size']} | {g['vendor']} | {g['plane']} | "
                      f"{o.dice} | {o.truth_ml} | {o.predicted_ml} | {o.qc_status} | "
                      f"{', '.join(o.qc_reasons)} | {o.rescue_dice} |")
-    md_path.parent.mkdir(parents=True, exist_ok=True)
-    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic.write_text(md_path, "\n".join(lines) + "\n")

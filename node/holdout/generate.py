@@ -3,8 +3,8 @@
 Each case is stratified over the subgroups the issue reports on: depth (superficial,
 intermuscular, deep), size (small 2-20 ml, large 60-500 ml), vendor (ge, siemens, philips) and
 acquisition plane (axial, coronal, sagittal) with thick slices along the plane's normal.
-Output per case: ``image.nii.gz`` (int16), ``segmentation.nii.gz`` (uint8 truth) and
-``meta.json`` (subgroups, grid, generator version); ``holdout.json`` lists the cases.
+Output per case: ``image.nii.gz`` (int16), ``segmentation.nii.gz`` (uint8 truth) and, written
+last, ``meta.json`` (subgroups, grid, generator version); ``holdout.json`` lists the cases.
 
 Never use these cases for training or for tuning thresholds: they exist to measure how the
 node behaves on studies it was not made from (issue 14).
@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
+from node import atomic
 from node.holdout.anatomy import REGIONS, TUMOUR_TISSUES, design_body, label_map
 from node.holdout.signal import VENDORS, acquire, coil_field, tissue_signal
 
@@ -149,21 +148,16 @@ def generate_holdout(out_dir: Path, n: int = 24, seed: int = 14, max_matrix: int
     for case_seed, region, depth, size, vendor, plane in case_plan(n, seed):
         image, _mask, ref, meta = render_case(case_seed, region, depth, size, vendor, plane, max_matrix)
         folder = out_dir / meta.name
-        tmp = folder.with_name(folder.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
         img = sitk.GetImageFromArray(image)
         img.CopyInformation(ref)
-        sitk.WriteImage(img, str(tmp / "image.nii.gz"), useCompression=True)
-        sitk.WriteImage(ref, str(tmp / "segmentation.nii.gz"), useCompression=True)
-        (tmp / "meta.json").write_text(json.dumps(asdict(meta), indent=1) + "\n", encoding="utf-8")
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
+        atomic.write_image(folder / "image.nii.gz", img)
+        atomic.write_image(folder / "segmentation.nii.gz", ref)
+        # meta.json last: a case folder without it is incomplete and is not read
+        atomic.write_text(folder / "meta.json", json.dumps(asdict(meta), indent=1) + "\n")
         cases.append(asdict(meta))
     manifest = out_dir / "holdout.json"
-    manifest.write_text(json.dumps({"generator": GENERATOR_VERSION, "seed": seed,
-                                    "evaluation_only": True, "cases": cases}, indent=1) + "\n",
-                        encoding="utf-8")
+    atomic.write_text(manifest, json.dumps({"generator": GENERATOR_VERSION, "seed": seed,
+                                            "evaluation_only": True, "cases": cases}, indent=1) + "\n")
     return manifest
 
 

@@ -27,12 +27,12 @@ def _tune(args: argparse.Namespace) -> int:
     if args.samples is not None and args.samples.is_file():
         samples = load_samples(args.samples)
     else:
-        from node.holdout.evaluate import case_dirs_of
+        from node.qc.tuning import case_dirs
         from node.segment.nnunet import Segmenter
 
         seg_cfg = cfg.segment.model_copy(update={"agreement_pass": False})
         segmenter = Segmenter(seg_cfg.model_folder(), seg_cfg)
-        samples = collect_samples(case_dirs_of(args.cohort_dir)[: args.n], segmenter, cfg.qc,
+        samples = collect_samples(case_dirs(args.cohort_dir)[: args.n], segmenter, cfg.qc,
                                   progress=lambda s: print(s.case, s.kind, s.dice, flush=True))
         if args.samples is not None:
             save_samples(samples, args.samples)

@@ -9,12 +9,18 @@ got written) can deliver a probability computed from an unchecked mask. A refuse
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from node.errors import LipoNodeError
 
-if TYPE_CHECKING:
-    from node.jobs.model import JobResult
+
+class JobResult(Protocol):
+    """What the rule reads of ``node.jobs.model.JobResult`` (qc is a layer below jobs)."""
+
+    job_id: str
+    qc: Any  # .status: pass | fail | None
+    seg_method: Any
+    quality_score: Any
 
 
 class MaskNotCleared(LipoNodeError):
@@ -31,18 +37,18 @@ def reviewer_accepted(result: JobResult) -> bool:
     """A reviewer replaced the mask (interactive / manual) or kept the automatic one and scored
     it excellent or sufficient. Keeping an automatic mask scored insufficient or incorrect is
     not acceptance: that mask is exactly what must not reach the PACS."""
-    if result.seg_method != "automatic":
+    if str(result.seg_method) != "automatic":  # str(): vocabulary enums hash by name, not value
         return True
-    return result.quality_score in ACCEPTING_SCORES
+    return result.quality_score is not None and str(result.quality_score) in ACCEPTING_SCORES
 
 
 def assert_deliverable(result: JobResult) -> None:
     """Raise :class:`MaskNotCleared` unless QC passed or a reviewer accepted the mask."""
     if reviewer_accepted(result):
         return
-    if result.qc.status == "pass":
+    if result.qc.status is not None and str(result.qc.status) == "pass":
         return
-    state = result.qc.status or "not run"
+    state = str(result.qc.status) if result.qc.status is not None else "not run"
     raise MaskNotCleared(
         f"job {result.job_id}: QC {state} and no reviewer accepted the mask; P(ALT) is not "
         "delivered until a clinician reviews it (worklist)")

@@ -16,9 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 from scipy import ndimage
 
 from node.qc.anatomy import _otsu, body_mask
+from node.qc.checks import run_qc
+from node.qc.config import QcConfig
+from node.segment.geometry import Mask, geometry_of
 from node.segment.nnunet import dice
 
 #: measurement → (QcConfig field, direction: +1 = fail when above, -1 = fail when below)
@@ -143,7 +147,6 @@ def save_samples(samples: list[Sample], path: Path) -> None:
 def collect_samples(case_dirs: list[Path], segmenter: object, qc_cfg: object,
                     progress: Callable[[Sample], None] | None = None) -> list[Sample]:
     """Truth, model and perturbed masks of every twin case, each with its QC measurements."""
-    from node.holdout.evaluate import load_case, measure_mask
     from node.segment.evaluate import volume_from_image
 
     samples: list[Sample] = []
@@ -156,6 +159,32 @@ def collect_samples(case_dirs: list[Path], segmenter: object, qc_cfg: object,
             if progress:
                 progress(s)
     return samples
+
+
+def load_case(case_dir: Path) -> tuple[np.ndarray, np.ndarray, sitk.Image]:
+    image = sitk.ReadImage(str(case_dir / "image.nii.gz"))
+    truth = sitk.GetArrayFromImage(sitk.ReadImage(str(case_dir / "segmentation.nii.gz"))) > 0
+    return sitk.GetArrayFromImage(image).astype(np.float32), truth, image
+
+
+def measure_mask(array: np.ndarray, mask_array: np.ndarray, image: sitk.Image,
+                 qc_cfg: QcConfig) -> dict[str, float | None]:
+    """QC measurements of any mask on a case (tuning: perturbed truth masks)."""
+    from node.qc.interactive_check import reseg_from_extremes
+
+    geometry = geometry_of(image)
+    sx, sy, sz = geometry.spacing
+    inter = reseg_from_extremes(array, mask_array, (sz, sy, sx)) if qc_cfg.interactive_check else None
+    m = Mask(array=mask_array.astype(np.uint8), geometry=geometry, model_id="perturbed")
+    qc = run_qc(m, None, False, qc_cfg, image=array, interactive=inter)
+    return dict(qc.measurements)
+
+
+def case_dirs(root: Path) -> list[Path]:
+    """Complete WORC-layout cases under ``root`` (image, segmentation and a truth/meta file)."""
+    return sorted(p for p in Path(root).iterdir() if p.is_dir() and (p / "image.nii.gz").is_file()
+                  and (p / "segmentation.nii.gz").is_file()
+                  and ((p / "truth.json").is_file() or (p / "meta.json").is_file()))
 
 
 def load_samples(path: Path) -> list[Sample]:

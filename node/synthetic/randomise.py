@@ -22,8 +22,6 @@ Output is a WORC-layout cohort (``image.nii.gz``, ``segmentation.nii.gz``, ``tru
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import numpy as np
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 from scipy import ndimage
 
+from node import atomic
 from node.synthetic.enums import Tissue
 
 FAT_TISSUES = (Tissue.subcut_fat, Tissue.im_fat, Tissue.tumour_fat)
@@ -141,20 +140,16 @@ def randomised_cohort(profile: str, n: int, out_dir: Path, seed: int = 0,
         case = draw_case(prof, cseed, **pins)
         rc = render_t1_case(case, max_matrix=max_matrix)
         image, mask = randomise(rc.sampled.labels, rc.mask, rng)
-        tmp = folder.with_name(folder.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
         ref = rc.sampled.grid.to_sitk(np.zeros(rc.mask.shape, np.uint8))
         img = sitk.GetImageFromArray(np.clip(image, 0, 32767).astype(np.int16))
         seg = sitk.GetImageFromArray(mask.astype(np.uint8))
         for im in (img, seg):
             im.SetSpacing(ref.GetSpacing())
             im.SetDirection(ref.GetDirection())
-            im.SetOrigin(ref.GetOrigin())  # a crop keeps the spacing; origin shift is irrelevant here
-        sitk.WriteImage(img, str(tmp / "image.nii.gz"), useCompression=True)
-        sitk.WriteImage(seg, str(tmp / "segmentation.nii.gz"), useCompression=True)
-        (tmp / "truth.json").write_text(json.dumps({**case.as_dict(), "generator": GENERATOR,
-                                                    "seed": case.seed}, default=str) + "\n")
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
+            im.SetOrigin(ref.GetOrigin())  # a crop keeps the spacing; training ignores the origin
+        atomic.write_image(folder / "image.nii.gz", img)
+        atomic.write_image(folder / "segmentation.nii.gz", seg)
+        # truth.json last: it marks a complete case (a restart skips it, readers require it)
+        atomic.write_text(folder / "truth.json", json.dumps({**case.as_dict(), "generator": GENERATOR,
+                                                             "seed": case.seed}, default=str) + "\n")
     return out_dir
