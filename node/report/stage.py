@@ -74,8 +74,12 @@ def report_stage(ctx: JobContext) -> None:
     source, mask = seg_source(datasets, grid_mask, volume)
     cfg = ctx.cfg.report
     out = write_report(ctx.job_dir, source, mask, info, load_templates(cfg.templates_file),
-                       mark_final=cfg.mark_final)
+                       mark_final=cfg.mark_final, key_image=cfg.key_image)
     ctx.result.seg_sop_instance_uid = out.seg_uid
     ctx.result.sr_sop_instance_uid = out.sr_uid
     ctx.result.artefacts["seg"] = str(out.seg_path.relative_to(ctx.job_dir))
     ctx.result.artefacts["sr"] = str(out.sr_path.relative_to(ctx.job_dir))
+    if out.key_image_path is not None:
+        ctx.result.artefacts["key_image"] = str(out.key_image_path.relative_to(ctx.job_dir))
+    else:
+        ctx.result.artefacts.pop("key_image", None)

@@ -33,6 +33,8 @@ class ResultUids:
     seg_instance: str
     sr_series: str
     sr_instance: str
+    key_image_series: str
+    key_image_instance: str
 
 
 def result_uids(source_series_uid: str, mask: np.ndarray, info: ReportInputs,
@@ -55,4 +57,6 @@ def result_uids(source_series_uid: str, mask: np.ndarray, info: ReportInputs,
         seg_instance=uid("seg-instance" + seg_extra, False),
         sr_series=uid("sr-series", True),
         sr_instance=uid("sr-instance", True),
+        key_image_series=uid("key-image-series", True),
+        key_image_instance=uid("key-image-instance", True),
     )

@@ -1,4 +1,4 @@
-"""Job-pipeline stage ``send``: queue the job's SEG + SR in the outbox and work it.
+"""Job-pipeline stage ``send``: queue the job's SEG + SR (+ key image) in the outbox and work it.
 
 The job reaches ``delivered`` only when every destination confirmed every SOP Instance UID.
 While the outbox still retries, :class:`~node.errors.DeliveryPending` tells the runner when the
@@ -27,9 +27,10 @@ def send_stage(ctx: JobContext) -> None:
         r.delivery.status = "skipped"
         r.delivery.detail = "no destinations configured (send.destinations)"
         return
-    files = [ctx.job_dir / r.artefacts[k] for k in ("seg", "sr") if k in r.artefacts]
-    if len(files) != 2:
+    if not {"seg", "sr"} <= r.artefacts.keys():
         raise DeliveryError(f"job {ctx.job_id}: SEG/SR missing; run the report stage first")
+    # the key image (report.key_image) goes with them when the report stage wrote one
+    files = [ctx.job_dir / r.artefacts[k] for k in ("seg", "sr", "key_image") if k in r.artefacts]
     outbox = Outbox(ctx.cfg.db_path, cfg)
     try:
         outbox.enqueue_default(ctx.job_id, files)
