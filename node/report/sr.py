@@ -4,11 +4,17 @@ Observer = the node as a device (TID 1004). Two measurement groups describe the 
 and share its Tracking Identifier and Tracking Unique Identifier (TID 4108):
 
 * TID 1410 planar ROI: the closed outline (SCOORD POLYLINE, concept (111030, DCM, "Image
-  Region"), SELECTED FROM the T1 image) on the slice where the tumour is largest, with P(ALT),
-  volume, longest axial diameter and the predicted class. This is the group OHIF 3.x draws
-  and labels ("CodeMeaning: value unit", about five lines), so order and short meanings matter.
+  Region"), SELECTED FROM the T1 image) on the slice where the tumour is largest, with P(ALT)
+  (in %) and the predicted class.
 * TID 1411 volumetric ROI: references segment 1 of the SEG (what dcmqi ``tid1500reader`` and
-  3D tools read) with the same values plus QC status, segmentation method and OOD flag.
+  3D tools read) with volume and longest axial diameter, finding site, and the predicted
+  class, QC status, segmentation method and OOD flag.
+
+OHIF 3.x merges the groups that share a Tracking UID, draws the outline and labels it with
+the NUMs in document order, then the finding site, as "CodeMeaning: value unit" (at most five
+lines; "Long Axis" spelt so would become "L: :"), so each NUM is stated once: "P(ALT): 91.00
+%", "Volume: 672.00 ml", "Long axis: 95.30 mm". Codes are not shown there; the class is in
+the headline (Series Description) and on the key image.
 
 Qualitative evaluations: predicted class under (116676008, SCT, "Associated morphology"), not
 (121071, DCM, "Finding") (ARCHITECTURE.md). Every item carries the algorithm identification
@@ -100,17 +106,15 @@ def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: 
     code = templates.code
     algo = _algorithm(info, templates)
 
-    def measurements() -> list[hd.sr.Measurement]:
-        # the order OHIF lists them in: the headline number first
-        return [
-            hd.sr.Measurement(name=code(t.alt_probability), value=round(info.alt_probability, 2),
-                              unit=code(t.alt_probability_unit), algorithm_id=algo),
-            hd.sr.Measurement(name=code(t.volume), value=round(info.volume_ml, 1),
-                              unit=code(t.volume_unit), algorithm_id=algo),
-            *([hd.sr.Measurement(name=code(t.diameter), value=round(info.diameter_mm, 1),
-                                 unit=code(t.diameter_unit), algorithm_id=algo)]
-              if info.diameter_mm is not None else []),
-        ]
+    p_alt = hd.sr.Measurement(name=code(t.alt_probability), value=round(100 * info.alt_probability, 1),
+                              unit=code(t.alt_probability_unit), algorithm_id=algo)
+    size = [
+        hd.sr.Measurement(name=code(t.volume), value=round(info.volume_ml, 1),
+                          unit=code(t.volume_unit), algorithm_id=algo),
+        *([hd.sr.Measurement(name=code(t.diameter), value=round(info.diameter_mm, 1),
+                             unit=code(t.diameter_unit), algorithm_id=algo)]
+          if info.diameter_mm is not None else []),
+    ]
 
     def predicted_class() -> hd.sr.QualitativeEvaluation:
         return _qualitative(code(t.predicted_class), code(t.classes[info.label.value]), algo)
@@ -137,8 +141,7 @@ def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: 
         finding_type=code(t.finding_type),
         finding_category=code(t.finding_category),
         algorithm_id=algo,
-        finding_sites=sites,
-        measurements=measurements(),
+        measurements=[p_alt],
         qualitative_evaluations=[predicted_class()],
     )
     volumetric = hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
@@ -150,7 +153,7 @@ def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: 
         finding_category=code(t.finding_category),
         algorithm_id=algo,
         finding_sites=sites,
-        measurements=measurements(),
+        measurements=size,
         qualitative_evaluations=evaluations,
     )
     report = hd.sr.MeasurementReport(
