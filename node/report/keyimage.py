@@ -41,6 +41,18 @@ def patient_orientation(iop: Sequence[float]) -> tuple[str, str]:
     return letters(d[:3]), letters(d[3:])
 
 
+def source_laterality(ds: pydicom.Dataset) -> str:
+    """R or L from the series (Laterality) or, for enhanced MR, the Frame Anatomy Sequence."""
+    value = str(ds.get("Laterality", "") or "")
+    if not value:
+        for groups in (ds.get("SharedFunctionalGroupsSequence"), ds.get("PerFrameFunctionalGroupsSequence")):
+            anatomy = groups[0].get("FrameAnatomySequence") if groups else None
+            if anatomy:
+                value = str(anatomy[0].get("FrameLaterality", "") or "")
+                break
+    return value if value in ("R", "L") else ""
+
+
 def slice_pixels(source: Sequence[pydicom.Dataset], frame: int) -> tuple[pydicom.Dataset, np.ndarray]:
     """The dataset and 2D stored pixels of mask frame ``frame`` (order of :mod:`.seg`)."""
     if len(source) == 1 and int(getattr(source[0], "NumberOfFrames", 1) or 1) > 1:
@@ -119,8 +131,12 @@ def build_key_image(source: Sequence[pydicom.Dataset], outline: Outline, info: R
     except (ValueError, TypeError, AttributeError) as exc:
         raise ReportError(f"highdicom refused the key image: {exc}") from exc
     sc.BurnedInAnnotation = "YES"
-    # General Series Laterality is Type 2C for paired body parts (a thigh): the source's
-    # value, or empty (known to be required, value unknown) rather than absent
-    sc.Laterality = str(ref.get("Laterality", "") or "")
+    # General Series Laterality is Type 2C (paired body parts): as the source states it,
+    # with the body part that decides whether it is needed
+    if ref.get("BodyPartExamined"):
+        sc.BodyPartExamined = ref.BodyPartExamined
+    laterality = source_laterality(ref)
+    if laterality or "Laterality" in ref:
+        sc.Laterality = laterality
     sc.ImageType = ["DERIVED", "SECONDARY"]
     return sc
