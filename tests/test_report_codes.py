@@ -81,7 +81,8 @@ def axial_t1(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(("label", "qc", "method", "ood", "values"), [
     ("alt", "pass", "automatic", False,
      {("NCIt", "C4250", "Well Differentiated Liposarcoma"),
-      ("99LIPONODE", "QCPASS", "Quality control passed"), ("99LIPONODE", "SEGAUTO", "Automatic segmentation"), ("SCT", "373067005", "No")}),
+      ("99LIPONODE", "QCPASS", "Quality control passed"),
+      ("99LIPONODE", "SEGAUTO", "Automatic segmentation"), ("SCT", "373067005", "No")}),
     ("lipoma", "reviewed", "interactive", True,
      {("SCT", "134328007", "Lipoma"), ("99LIPONODE", "QCREVIEWED", "Reviewed and accepted by clinician"),
       ("99LIPONODE", "SEGINTERACTIVE", "Interactive segmentation (extreme points)"),
