@@ -106,7 +106,7 @@ def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: 
     code = templates.code
     algo = _algorithm(info, templates)
 
-    p_alt = hd.sr.Measurement(name=code(t.alt_probability), value=round(100 * info.alt_probability, 1),
+    p_alt = hd.sr.Measurement(name=code(t.alt_probability), value=round(100 * info.alt_probability, 2),
                               unit=code(t.alt_probability_unit), algorithm_id=algo)
     size = [
         hd.sr.Measurement(name=code(t.volume), value=round(info.volume_ml, 1),
