@@ -39,9 +39,16 @@ class ViewerError(LipoNodeError):
     code = "viewer_unavailable"
 
 
+def installed_version(dist: Path = OHIF_DIST) -> str | None:
+    """The @ohif/app version deploy/install.sh unpacked into ``dist`` (its stamp file)."""
+    stamp = dist / ".lipo-node-ohif-version"
+    return stamp.read_text().strip() if stamp.is_file() else None
+
+
 def ohif_installed(dist: Path = OHIF_DIST) -> bool:
-    """True when the prebuilt viewer and Orthanc's ServeFolders plugin are both here."""
-    return (dist / "index.html").is_file() and SERVE_FOLDERS_PLUGIN.exists()
+    """True when the pinned prebuilt viewer and Orthanc's ServeFolders plugin are both here."""
+    return (installed_version(dist) == OHIF_VERSION and (dist / "index.html").is_file()
+            and SERVE_FOLDERS_PLUGIN.exists())
 
 
 def _rewrite_index(html: bytes, base: str) -> bytes:
@@ -65,7 +72,7 @@ def build_site(site: Path, dist: Path = OHIF_DIST, app_config: Path = APP_CONFIG
     rewrote_js = False
     for entry in sorted(dist.iterdir()):
         target = site / entry.name
-        if entry.name == "app-config.js":
+        if entry.name in ("app-config.js", ".lipo-node-ohif-version"):
             continue
         if entry.is_file() and entry.suffix == ".js":
             data = entry.read_bytes()

@@ -13,7 +13,7 @@ and share its Tracking Identifier and Tracking Unique Identifier (TID 4108):
 OHIF 3.x merges the groups that share a Tracking UID, draws the outline and labels it with
 the NUMs in document order, then the finding site, as "CodeMeaning: value unit" (at most five
 lines; "Long Axis" spelt so would become "L: :"), so each NUM is stated once: "P(ALT): 91.00
-%", "Volume: 672.00 ml", "Long axis: 95.30 mm". Codes are not shown there; the class is in
+%", "Volume: 672.00 ml", "Long axis: 134.70 mm". Codes are not shown there; the class is in
 the headline (Series Description) and on the key image.
 
 Qualitative evaluations: predicted class under (116676008, SCT, "Associated morphology"), not
