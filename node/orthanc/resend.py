@@ -1,4 +1,4 @@
-"""``lipo-node orthanc resend JOB``: deliver a job's SEG + SR again (e.g. after a PACS restore).
+"""``lipo-node orthanc resend JOB``: deliver a job's SEG, SR (+ key image) again (e.g. PACS restore).
 
 The job's outbox items are given fresh attempts and worked at once; a job that never had
 items (no destination when it ran) gets them now. The SOP Instance UIDs are deterministic, so
@@ -19,9 +19,10 @@ def resend_job(cfg: NodeConfig, job_id: str) -> int:
     if not result_path.exists():
         raise DeliveryError(f"no job {job_id} under {cfg.jobs_dir}")
     result = JobResult.from_file(result_path)
-    files = [cfg.jobs_dir / job_id / result.artefacts[k] for k in ("seg", "sr") if k in result.artefacts]
-    if len(files) != 2:
+    if not {"seg", "sr"} <= result.artefacts.keys():
         raise DeliveryError(f"job {job_id} has no SEG/SR yet (state {result.state.value})")
+    files = [cfg.jobs_dir / job_id / result.artefacts[k] for k in ("seg", "sr", "key_image")
+             if k in result.artefacts]
     if not cfg.send.destinations:
         raise DeliveryError("no destinations configured (send.destinations)")
     outbox = Outbox(cfg.db_path, cfg.send)
