@@ -33,9 +33,11 @@ def _max_pair_distance(points: np.ndarray) -> float:
 def _axial_grid(mask: sitk.Image) -> sitk.Image:
     """``mask`` resampled onto an identity-direction grid over its foreground, finest spacing."""
     step = float(min(mask.GetSpacing()))
-    idx = np.argwhere(sitk.GetArrayViewFromImage(mask) > 0)[:, ::-1]  # (x, y, z) indices
+    arr = sitk.GetArrayViewFromImage(mask) > 0  # (z, y, x)
+    extent = [np.flatnonzero(arr.any(axis=tuple(a for a in range(3) if a != ax))) for ax in (2, 1, 0)]
     corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], float)
-    lo, hi = idx.min(axis=0) - 0.5, idx.max(axis=0) + 0.5
+    lo = np.array([e[0] for e in extent], float) - 0.5  # (x, y, z) index bounding box
+    hi = np.array([e[-1] for e in extent], float) + 0.5
     box = lo + corners * (hi - lo)
     phys = np.array([mask.TransformContinuousIndexToPhysicalPoint(p.tolist()) for p in box])
     origin, end = phys.min(axis=0), phys.max(axis=0)
