@@ -59,9 +59,8 @@ def headline(info: ReportInputs, tpl: Templates) -> str:
 
 
 def _algorithm(info: ReportInputs, tpl: Templates) -> hd.sr.AlgorithmIdentification:
-    version = "+".join(f"{k}:{v}" for k, v in sorted(info.model_versions.items()))
     return hd.sr.AlgorithmIdentification(
-        name=tpl.algorithm.name, version=version[:64], family=tpl.code(tpl.algorithm.family),
+        name=tpl.algorithm.name, version=info.algorithm_version, family=tpl.code(tpl.algorithm.family),
         manufacturer=tpl.equipment.manufacturer,
     )
 
@@ -98,8 +97,8 @@ def source_image_for(source: Sequence[pydicom.Dataset], frame: int) -> hd.sr.Sou
 
 
 def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: ReportInputs,
-             templates: Templates, uids: ResultUids, outline: Outline, *,
-             mark_final: bool = False) -> hd.sr.Comprehensive3DSR:
+             templates: Templates, uids: ResultUids, outline: Outline, *, mark_final: bool = False,
+             headline_text: str | None = None) -> hd.sr.Comprehensive3DSR:
     """TID 1500 report about ``seg`` (segment 1) of the ``source`` series, outlined on
     mask frame ``outline.frame``."""
     t = templates.sr
@@ -128,10 +127,9 @@ def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: 
     ]
     region = anatomic_region(source, templates)
     sites = [hd.sr.FindingSite(region)] if region is not None else None
-    tracking_uid = str(pydicom.uid.generate_uid(entropy_srcs=[uids.seg_instance, "tracking"]))
 
-    def tracking() -> hd.sr.TrackingIdentifier:
-        return hd.sr.TrackingIdentifier(uid=tracking_uid, identifier=t.tracking_identifier)
+    def tracking() -> hd.sr.TrackingIdentifier:  # the SEG segment's too (uids.tracking)
+        return hd.sr.TrackingIdentifier(uid=uids.tracking, identifier=t.tracking_identifier)
 
     planar = hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=tracking(),
@@ -169,7 +167,7 @@ def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: 
         prev.StudyInstanceUID = info.amended_from.study_uid
         prev.SeriesInstanceUID = info.amended_from.sr_series_uid
         previous = [prev]
-    text = headline(info, templates)
+    text = headline_text if headline_text is not None else headline(info, templates)
     try:
         sr = hd.sr.Comprehensive3DSR(
             evidence=[*source, seg],
