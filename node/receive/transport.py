@@ -22,8 +22,9 @@ DUL/ACSE/DIMSE state machines stay pynetdicom's own:
    the A-ASSOCIATE-RQ bound is tighter still (:data:`MAX_ASSOCIATE_RQ_BYTES`). It also reads
    a PDU with one ``recv_into`` per chunk instead of 4 KiB ``bytearray`` appends.
 4. Malformed command sets: pynetdicom logs "unexpected service message" and sends nothing
-   when a request lacks a required command element, so the sender waits for its own timeout.
-   :class:`StrictAssociation` answers such a request with an A-ABORT at once.
+   when a request lacks a required command element, and an unknown Command Field kills its
+   DUL thread; either way the sender waits for its own timeout. :class:`StrictAssociation`
+   and :class:`StrictDIMSE` answer both with an A-ABORT at once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynetdicom.association import Association
+from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.transport import (
     AssociationSocket,
@@ -161,6 +163,21 @@ class StrictAssociation(Association):
         super()._serve_request(msg, context_id)
 
 
+class StrictDIMSE(DIMSEServiceProvider):
+    """pynetdicom decodes a command set inside the DUL state machine, outside the reactor's
+    exception guard: an unknown Command Field (``KeyError``) kills the DUL thread and the peer
+    waits for its own timeout. Here any decode failure is an invalid PDU (Evt19), which the
+    state machine answers with an A-ABORT (PS3.8 9.2, action AA-8)."""
+
+    def receive_primitive(self, primitive: Any) -> None:
+        try:
+            super().receive_primitive(primitive)
+        except Exception as exc:
+            log.warning("undecodable DIMSE message (%s): A-ABORT", type(exc).__name__)
+            self.message = None
+            self.dul.event_queue.put("Evt19")
+
+
 class GuardedRequestHandler(RequestHandler):
     """Builds a :class:`StrictAssociation` on a :class:`BoundedSocket` fed with the
     A-ASSOCIATE-RQ the server already read."""
@@ -170,6 +187,7 @@ class GuardedRequestHandler(RequestHandler):
     def _create_association(self) -> Association:
         assoc = super()._create_association()
         assoc.__class__ = StrictAssociation
+        assoc.dimse.__class__ = StrictDIMSE
         BoundedSocket.adopt(assoc.dul.socket, self.server.take_prefix(self.request),
                             self.server.pdu_limit, self.server.read_timeout_s)
         return assoc
@@ -179,6 +197,9 @@ class GuardedServer(ThreadedAssociationServer):
     """See the module docstring. ``on_refused`` is told of every connection closed before an
     association existed (TLS failure, no/oversized/late/invalid A-ASSOCIATE-RQ)."""
 
+    #: listen backlog (socketserver's default is 5): a burst of half-open connections must
+    #: not push a legitimate SYN into the kernel's retry back-off
+    request_queue_size = 256
     pdu_limit: int = HARD_PDU_CAP
     read_timeout_s: float | None = None
     request_deadline_s: float = 5.0
@@ -222,7 +243,8 @@ class GuardedServer(ThreadedAssociationServer):
             sock = self._handshake(raw, deadline) if self._tls is not None else raw
             prefix = self._read_associate_rq(sock, deadline)
         except PreAssociationError as exc:
-            self._forget(raw)
+            if not self._forget(raw):  # dropped by process_request to make room
+                exc = PreAssociationError("evicted_pre_association")
             if exc.abort is not None:
                 try:
                     raw.settimeout(1.0)
