@@ -239,20 +239,21 @@ class GuardedServer(ThreadedAssociationServer):
         raw: socket.socket = request
         host = str(client_address[0])
         deadline = time.monotonic() + self.request_deadline_s
+        sock: socket.socket = raw
         try:
-            sock = self._handshake(raw, deadline) if self._tls is not None else raw
+            if self._tls is not None:
+                sock = self._handshake(raw, deadline)
             prefix = self._read_associate_rq(sock, deadline)
         except PreAssociationError as exc:
-            if not self._forget(raw):  # dropped by process_request to make room
-                exc = PreAssociationError("evicted_pre_association")
-            if exc.abort is not None:
+            failure = exc if self._forget(raw) else PreAssociationError("evicted_pre_association")
+            if failure.abort is not None:
                 try:
-                    raw.settimeout(1.0)
-                    (sock if "sock" in locals() else raw).sendall(_abort_pdu(exc.abort))
+                    sock.settimeout(1.0)
+                    sock.sendall(_abort_pdu(failure.abort))
                 except (OSError, ValueError):
                     pass
-            _drop(raw)
-            self._refused(Refusal(host, exc.reason))
+            _drop(sock)
+            self._refused(Refusal(host, failure.reason))
             return
         if not self._forget(raw):  # evicted by a newer connection while we finished
             _drop(sock)
