@@ -51,7 +51,9 @@ class LocalOrthanc:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    def configure(self, *, node_aet: str, node_port: int, forward: bool, stable_age_s: int = 2) -> None:
+    def configure(self, *, node_aet: str, node_port: int, forward: bool, stable_age_s: int = 2,
+                  routing: dict | None = None) -> None:
+        """``routing`` adds keys to the plugin's ``LipoNode`` section (e.g. RetryBaseSeconds)."""
         self.dicom_port = self.dicom_port or free_port()
         self.http_port = self.http_port or free_port()
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -70,9 +72,9 @@ class LocalOrthanc:
             "DicomAlwaysAllowEcho": True,
             "StableAge": stable_age_s,
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-            "UserMetadata": {"LipoNodeForwarded": 1024},
+            "UserMetadata": {"LipoNodeForwarded": 1024, "LipoNodeRouting": 1025},
             "DicomModalities": {"lipo-node": [node_aet, "127.0.0.1", node_port]},
-            "LipoNode": {"Modality": "lipo-node", "ExcludeCallingAets": [node_aet]},
+            "LipoNode": {"Modality": "lipo-node", "ExcludeCallingAets": [node_aet], **(routing or {})},
         }
         if forward:
             plugins.append(str(PLUGINS / "libOrthancPython.so"))
