@@ -11,7 +11,7 @@ password typed into the wrong field.
 Headers (OWASP secure headers): the pages may not be framed (``X-Frame-Options: DENY`` and
 CSP ``frame-ancestors 'none'``: click-jacking of the review buttons), load scripts, styles and
 workers only from the node itself, and never sniff content types or leak the URL (which
-holds job ids) in a Referer.
+holds job ids) to another site in a Referer.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on a form
+    # POST, and the login route's Origin check (CSRF defence) would refuse every login
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 
