@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pydicom import Dataset
 from pydicom.uid import UID
 from pynetdicom.association import Association
-from pynetdicom.dsutils import decode
+from pynetdicom.dsutils import decode, encode_file_meta
 from pynetdicom.events import Event
 
 from node.errors import InvalidInstance
@@ -177,13 +177,16 @@ def _decode(event: Event) -> tuple[Dataset, bytes]:
     """The data set as parsed from the bytes sent, plus the Part 10 file to spool.
 
     Not ``event.dataset``: pynetdicom stamps the negotiated encoding on it, hiding a data set
-    that only parsed because pydicom fell back to the other VR mode (a lying header).
+    that only parsed because pydicom fell back to the other VR mode (a lying header). The
+    received bytes are taken once and spooled as they came (file meta prepended, never
+    re-encoded), which is what ``event.encoded_dataset()`` does, without its second copy.
     """
     ts = event.context.transfer_syntax
-    body = event.encoded_dataset(include_meta=False)
+    body = event.request.DataSet.getvalue()
     ds = decode(io.BytesIO(body), ts.is_implicit_VR, ts.is_little_endian, ts.is_deflated)
     ds.file_meta = event.file_meta
-    return ds, event.encoded_dataset(include_meta=True)
+    raw = b"".join((b"\0" * 128, b"DICM", encode_file_meta(ds.file_meta), body))
+    return ds, raw
 
 
 def handle_store(event: Event, ctx: ReceiveContext) -> int | Dataset:

@@ -1,8 +1,12 @@
 """The store: spool files plus the ``instances`` index and the ``audit`` table.
 
 Contract (ARCHITECTURE.md): :meth:`Store.store_instance` returns only after the file is
-fsynced, atomically renamed, its folder fsynced and its index row committed with
-``synchronous=FULL``; the caller (the SCP) acknowledges Success only then. A second copy of a
+fsynced, atomically renamed, its folder fsynced and its index row committed; the caller (the
+SCP) acknowledges Success only then. The spool is the durable record: the index connection
+runs with ``synchronous=NORMAL`` (WAL; a commit survives a process crash, and only a power
+loss can drop the last commits), because :meth:`Store.reconcile` re-indexes at start-up every
+spool file that has no row. That saves the WAL fsync on the hot path, leaving the two a
+rename needs (file, folder). A second copy of a
 SOP Instance UID already indexed is answered from the index (idempotent, PS3.4 B.4.1 leaves
 duplicate handling to the SCP). One SQLite connection guarded by a lock serves every
 association thread (pynetdicom runs each association in its own thread).
@@ -25,8 +29,8 @@ import pydicom
 from node.store.config import StoreConfig
 from node.store.db import connect, ensure_schema
 from node.store.errors import OutOfSpace
-from node.store.spool import SUFFIX, Spool, relative_path
-from node.store.validate import check_instance
+from node.store.spool import SUFFIX, Spool, journaled_rename, relative_path
+from node.store.validate import InstanceKeys, check_instance
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -137,11 +141,14 @@ class Store:
         self.spool = Spool(Path(spool_dir))
         self._conn: sqlite3.Connection = connect(db_path)
         ensure_schema(self._conn, SCHEMA)
+        self._conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
         columns = {r[1] for r in self._conn.execute("PRAGMA table_info(instances)")}
         if "association_id" not in columns:  # database from before association ids
             self._conn.execute("ALTER TABLE instances ADD COLUMN association_id INTEGER")
         self._lock = threading.Lock()
         self._dir_sync = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spool-dirsync")
+        #: one fsync per instance (see Spool.place_synced) where the file system allows it
+        self.one_fsync = cfg.sync == "auto" and journaled_rename(self.spool.root)
 
     def close(self) -> None:
         self._dir_sync.shutdown(wait=True)
@@ -191,6 +198,9 @@ class Store:
             raise OutOfSpace(
                 f"{free} bytes free on the spool, watermark is {self._cfg.min_free_bytes}"
             )
+        if self.one_fsync:
+            path = self.spool.place_synced(rel, data)  # renamed, then one fsync
+            return self._index(keys, rel, path, data, calling_ae, transfer_syntax, association_id)
         path = self.spool.place(rel, data)  # fsynced and renamed
         # The folder fsync (rename durable) and the index commit (WAL fsync) overlap: both
         # must finish before we return, and the row only becomes visible after the rename, so
@@ -213,6 +223,22 @@ class Store:
                 self._conn.execute("DELETE FROM instances WHERE sop_instance_uid=?",
                                    (keys.sop_instance_uid,))
             raise dir_error
+        record = InstanceRecord(
+            keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid, path,
+            len(data), datetime.fromtimestamp(now, UTC), calling_ae, str(transfer_syntax),
+        )
+        return StoredInstance(record, duplicate=False)
+
+    def _index(self, keys: InstanceKeys, rel: Path, path: Path, data: bytes, calling_ae: str,
+               transfer_syntax: str, association_id: int | None) -> StoredInstance:
+        now = time.time()
+        with self._lock:
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO instances({_COLUMNS}, association_id)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid,
+                 str(rel), len(data), now, calling_ae, str(transfer_syntax), association_id),
+            )
         record = InstanceRecord(
             keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid, path,
             len(data), datetime.fromtimestamp(now, UTC), calling_ae, str(transfer_syntax),
