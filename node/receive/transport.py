@@ -244,7 +244,9 @@ class GuardedServer(ThreadedAssociationServer):
             if self._tls is not None:
                 sock = self._handshake(raw, deadline)
             prefix = self._read_associate_rq(sock, deadline)
-        except PreAssociationError as exc:
+        except (PreAssociationError, OSError, ValueError) as exc:  # OSError/ValueError: closed
+            if not isinstance(exc, PreAssociationError):
+                exc = PreAssociationError("connection_error")
             failure = exc if self._forget(raw) else PreAssociationError("evicted_pre_association")
             if failure.abort is not None:
                 try:
