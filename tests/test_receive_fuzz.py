@@ -162,7 +162,8 @@ def test_fuzzed_inputs_never_starve_store_invalid_objects_or_phi(tmp_path: Path)
         finally:
             stop.set()
             presser.join(timeout=5)
-        assert all(e is not None and e < 2.0 for e in echoes), echoes
+        slow = [(i, e) for i, e in enumerate(echoes) if e is None or e >= 2.0]
+        assert not slow, f"{len(slow)} of {len(echoes)} C-ECHOs failed or took >= 2 s: {slow}"
         assert len(scp.records) >= N_OBJECTS // 10  # the unmutated ones at least
         audit_text = "\n".join(f"{e.detail} {e.sop_instance_uid} {e.calling_ae}"
                                for e in scp.store.audit_events())

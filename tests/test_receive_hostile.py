@@ -149,13 +149,16 @@ def _raw_association(port: int) -> socket.socket:
     return s
 
 
-def test_p_data_longer_than_our_maximum_is_aborted(tmp_path: Path):
+@pytest.mark.parametrize("announced", [65536 + 4096, 0xFFFFFFF0])
+def test_p_data_longer_than_our_maximum_is_aborted_unread(tmp_path: Path, announced: int):
     with running_scp(tmp_path / "node", max_pdu_bytes=65536) as scp:
+        before = _rss_mb()
         s = _raw_association(scp.port)
-        s.sendall(struct.pack(">BBL", 0x04, 0x00, 65536 + 4096))
+        s.sendall(struct.pack(">BBL", 0x04, 0x00, announced))
         got = read_pdu(s, 3)
-        assert got is None or got[0] == A_ABORT
+        assert got is not None and got[0] == A_ABORT
         s.close()
+        assert _rss_mb() - before < 40  # nothing of the announced size was allocated
         assert echo_seconds(scp.port) is not None
 
 

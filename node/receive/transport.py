@@ -58,6 +58,9 @@ MAX_ASSOCIATE_RQ_BYTES = 256 * 1024
 #: Bound used when ``max_pdu_bytes`` is 0 ("unlimited" in PS3.8 terms; never unbounded here).
 HARD_PDU_CAP = 64 * 1024 * 1024
 _CHUNK = 256 * 1024
+#: Senders differ on whether the PDV item headers count towards our Maximum Length Received;
+#: a few bytes over it are tolerated, never more
+PDU_SLACK = 64
 
 
 def _abort_pdu(reason: int) -> bytes:
@@ -115,6 +118,11 @@ class BoundedSocket(AssociationSocket):
         return super().ready
 
     def recv(self, nr_bytes: int) -> bytearray:
+        if not len(self._prefix) and nr_bytes > self._pdu_limit + PDU_SLACK:
+            # the DUL asks for a PDU's body by its announced length: refuse before buffering
+            log.warning("PDU of %d bytes announced, limit %d: aborting", nr_bytes, self._pdu_limit)
+            self._refuse()
+            return bytearray()
         out = bytearray(nr_bytes)
         view = memoryview(out)
         got = 0
@@ -123,11 +131,6 @@ class BoundedSocket(AssociationSocket):
             view[:take] = self._prefix[:take]
             self._prefix = self._prefix[take:]
             got = take
-        elif nr_bytes > self._pdu_limit:
-            # the DUL asks for a PDU's body by its announced length: refuse before buffering
-            log.warning("PDU of %d bytes announced, limit %d: aborting", nr_bytes, self._pdu_limit)
-            self._refuse()
-            return bytearray()
         sock = self.socket
         while got < nr_bytes and sock is not None:
             n = sock.recv_into(view[got:], min(nr_bytes - got, _CHUNK))
