@@ -141,7 +141,13 @@ def _write_state(study_id: str, state: str, attempts: int = 0, next_at: float = 
                  error: str = "") -> None:
     body = json.dumps({"state": state, "attempts": attempts, "next": next_at, "error": error,
                        "updated": time.time()})
-    orthanc.RestApiPut(f"/studies/{study_id}/metadata/{STATE}", body)
+    try:
+        orthanc.RestApiPut(f"/studies/{study_id}/metadata/{STATE}", body)
+    except Exception as exc:  # e.g. LipoNodeRouting not declared: route anyway, in memory only
+        if not _status.get("state_warning"):
+            _status["state_warning"] = True
+            orthanc.LogError(f"lipo-node: cannot keep routing state ({exc}); declare "
+                             f"'{STATE}' under UserMetadata or retries will not survive a restart")
 
 
 def _error_kind(exc: Exception) -> str:
@@ -165,10 +171,7 @@ def _retry(study_id: str, cfg: dict, attempts: int, exc: Exception) -> None:
     with _lock:
         _due[study_id] = time.monotonic() + delay
         _status["failed_attempts"] += 1
-    try:
-        _write_state(study_id, PENDING, attempts, time.time() + delay, _error_kind(exc))
-    except Exception:  # the in-memory schedule still holds it
-        pass
+    _write_state(study_id, PENDING, attempts, time.time() + delay, _error_kind(exc))
     orthanc.LogWarning(f"lipo-node: forwarding study {study_id} failed (attempt {attempts}), "
                        f"retry in {delay:.0f} s")
 
