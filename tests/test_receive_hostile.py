@@ -121,6 +121,25 @@ def test_junk_slowloris_and_half_open_floods_hold_no_slot(tmp_path: Path):
                         <= set(_refusals(scp.store)))
 
 
+def test_well_framed_but_garbled_association_requests_hold_no_slot(tmp_path: Path):
+    """A-ASSOCIATE-RQs with a valid header and length but a body pynetdicom cannot decode used
+    to end its DUL thread while the association thread waited acse_timeout (30 s) in a slot."""
+    rq = bytearray(associate_rq())
+    with running_scp(tmp_path / "node", max_associations=2) as scp:
+        for i in range(20):
+            bad = bytearray(rq)
+            bad[10 + i % 16] = 0xC3  # inside the called/calling AE titles: not ASCII
+            bad[80] = 0x99  # and the first item type
+            s = connect(scp.port)
+            s.sendall(bytes(bad))
+            got = read_pdu(s, 2)
+            s.close()
+            assert got is not None and got[0] == A_ABORT
+        took = echo_seconds(scp.port)
+        assert took is not None and took < 2.0
+        assert wait_for(lambda: _refusals(scp.store).count("invalid_association_request") == 20)
+
+
 # -- 3. PDU lengths bounded before buffering -------------------------------------------------
 def test_huge_associate_rq_is_refused_before_it_is_buffered(tmp_path: Path):
     with running_scp(tmp_path / "node") as scp:

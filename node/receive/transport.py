@@ -11,8 +11,8 @@ DUL/ACSE/DIMSE state machines stay pynetdicom's own:
    and audits a failed handshake.
 2. Slots: every connection becomes an ``Association`` thread at once and counts against
    ``maximum_associations`` from its first byte, so six junk bytes hold a slot for the ACSE
-   timeout. Here the A-ASSOCIATE-RQ is read completely (deadline, size bound) *before* an
-   ``Association`` exists; only then does pynetdicom see the connection, so a slot is only
+   timeout. Here the A-ASSOCIATE-RQ is read completely (deadline, size bound) and decoded
+   *before* an ``Association`` exists; only then does pynetdicom see the connection, so a slot is only
    ever held by a peer that sent a whole association request. Connections still in that
    first phase are capped separately; when the cap is hit the oldest one is dropped, so a
    slowloris or half-open flood cannot lock a new caller out.
@@ -42,6 +42,7 @@ from typing import Any
 from pynetdicom.association import Association
 from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.pdu import A_ABORT_RQ
+from pynetdicom.pdu import A_ASSOCIATE_RQ as A_ASSOCIATE_RQ_PDU
 from pynetdicom.transport import (
     AssociationSocket,
     RequestHandler,
@@ -311,7 +312,18 @@ class GuardedServer(ThreadedAssociationServer):
         limit = min(self.pdu_limit, MAX_ASSOCIATE_RQ_BYTES)
         if length > limit or length < 68:  # PS3.8 9.3.2: fixed part alone is 68 bytes
             raise PreAssociationError("association_request_length", ABORT_INVALID_PDU_PARAMETER)
-        return header + _read_exact(sock, length, deadline, "association_request_incomplete")
+        data = header + _read_exact(sock, length, deadline, "association_request_incomplete")
+        # Decoded here, with pynetdicom's own PDU class, because an A-ASSOCIATE-RQ that its DUL
+        # cannot decode ends the DUL thread while the association thread still waits
+        # ``acse_timeout`` for the request: a slot held for 30 s by a few garbled bytes.
+        try:
+            rq = A_ASSOCIATE_RQ_PDU()
+            rq.decode(data)
+            rq.to_primitive()
+        except Exception as exc:
+            raise PreAssociationError("invalid_association_request",
+                                      ABORT_INVALID_PDU_PARAMETER) from exc
+        return data
 
 
 def _read_exact(sock: socket.socket, n: int, deadline: float, reason: str) -> bytes:
