@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from node.config import load_config
@@ -22,16 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _choice_json(choice: SeriesChoice) -> dict[str, object]:
-    return {
-        "study_uid": choice.study_uid, "series_uid": choice.series_uid,
-        "description": choice.description, "score": choice.score, "margin": choice.margin,
-        "uncertain": choice.uncertain, "reasons": choice.reasons,
-        "series": [
-            {**{k: v for k, v in asdict(s).items() if k != "terms"},
-             "score": s.score if s.eligible else None, "reasons": s.reasons}
-            for s in choice.scores
-        ],
-    }
+    return {"study_uid": choice.study_uid, **choice.selection.model_dump(mode="json")}
 
 
 def _select(args: argparse.Namespace) -> int:

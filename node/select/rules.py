@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from node.errors import NoT1Series
 from node.select.config import SelectionRules
 from node.select.index import SeriesHeader, StudyIndex
+from node.select.record import Selection, SeriesScoreOut
 
 _NON_IMAGE_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.4.2",  # MR Spectroscopy
@@ -69,6 +70,18 @@ class SeriesChoice:
     uncertain: bool
     reasons: list[str]
     scores: list[SeriesScore] = field(default_factory=list)
+
+    @property
+    def selection(self) -> Selection:
+        """The decision as result.json and ``select --json`` record it."""
+        return Selection(
+            series_uid=self.series_uid, description=self.description, score=self.score,
+            margin=self.margin, uncertain=self.uncertain, reasons=self.reasons,
+            series=[SeriesScoreOut(series_uid=s.series_uid, description=s.description,
+                                   n_images=s.n_images, orientation=s.orientation, eligible=s.eligible,
+                                   score=s.score if s.eligible else None, reasons=s.reasons)
+                    for s in self.scores],
+        )
 
 
 def _has(pattern: str, text: str) -> bool:
