@@ -14,17 +14,25 @@ import re
 from dataclasses import dataclass, field
 
 from node.errors import NoT1Series
-from node.select.config import SelectionRules
-from node.select.index import SeriesHeader, StudyIndex
+from node.select.config import SelectionRules, SiteAction
+from node.select.index import NON_IMAGE_CLASSES, SeriesHeader, StudyIndex
 
-_NON_IMAGE_CLASSES = {
-    "1.2.840.10008.5.1.4.1.1.4.2",  # MR Spectroscopy
-    "1.2.840.10008.5.1.4.1.1.66",  # Raw Data
-}
+# ImageType value 3+ (PS3.3 C.8.3.1.1.1, C.8.13.3.1.1) and ComplexImageComponent (0008,9208):
+# what the pixels are. Vendors: Siemens M/P, Philips M_FFE/M_SE/PHASE MAP/P/R/I, Enhanced MR
+# MAGNITUDE/PHASE/REAL/IMAGINARY/MIXED.
+_NOT_MAGNITUDE = {"P", "PHASE", "PHASE MAP", "R", "REAL", "I", "IMAGINARY", "MIXED", "B0 MAP"}
+_DERIVED_KINDS = {"MPR", "MIP", "MINIP", "MNIP", "PROJECTION IMAGE", "SUBTRACTION", "SUB", "REFORMATTED",
+                  "CPR", "CSAMIP", "CSAMPR", "CSA MPR", "CSA MIP", "ADC", "FA", "TRACEW", "TENSOR_B0"}
+# Dixon outputs (Siemens DIXON + IN_PHASE/OPP_PHASE/WATER/FAT, Philips mDIXON IP/OP/W/F)
+_DIXON_IN = {"IN_PHASE", "INPHASE", "IP"}
+_DIXON_OPP = {"OPP_PHASE", "OUT_PHASE", "OPPOSED_PHASE", "OUTPHASE", "OP"}
+_DIXON_WATER = {"WATER", "W"}
+_DIXON_FAT = {"FAT", "F"}
 _NO_CONTRAST = {"", "NONE", "NO", "N", "-", "0"}
 _T1_EVIDENCE = {"t1_physics", "acquisition_contrast_t1"}
 _NOT_PLAIN = {"t2_physics", "pd_physics", "stir", "flair", "echo_planar", "acquisition_contrast_other",
-              "fat_sat", "contrast", "derived", "few_slices"}
+              "fat_sat", "contrast", "derived", "few_slices", "field_map", "research_mode",
+              "dixon_opposed", "dixon_fat"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,120 @@ def _has(pattern: str, text: str) -> bool:
     return bool(text) and re.search(pattern, text, re.IGNORECASE) is not None
 
 
+_Key = tuple[str, float | None]
+
+
+@dataclass(frozen=True)
+class StudyContext:
+    """What one series' score may need from its siblings, per (protocol, TR): the echo times of
+    phase-only series and of magnitude series. A field map whose echoes and phase went to
+    separate series (Siemens gre_field_mapping, XA MFSPLIT) is then recognised from the set,
+    while a single-echo GRE saved with its own phase (same TE) is not a field map."""
+
+    phase_tes: dict[_Key, frozenset[float]] = field(default_factory=dict)
+    magnitude_tes: dict[_Key, frozenset[float]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, study: StudyIndex) -> StudyContext:
+        phase: dict[_Key, set[float]] = {}
+        mag: dict[_Key, set[float]] = {}
+        for s in study.series.values():
+            target = phase if _complex_only(s) else mag
+            target.setdefault(_protocol_key(s), set()).update(_tes(s))
+        return cls({k: frozenset(v) for k, v in phase.items()}, {k: frozenset(v) for k, v in mag.items()})
+
+    def field_map_sibling(self, s: SeriesHeader) -> bool:
+        key = _protocol_key(s)
+        if key not in self.phase_tes:
+            return False
+        return bool(_tes(s) - self.phase_tes[key]) or len(self.magnitude_tes.get(key, ())) >= 2
+
+
+def _tes(s: SeriesHeader) -> set[float]:
+    return set(s.echo_times) or ({round(s.te_ms, 2)} if s.te_ms is not None else set())
+
+
+def _protocol_key(s: SeriesHeader) -> tuple[str, float | None]:
+    return ((s.protocol or s.description).strip().lower(), None if s.tr_ms is None else round(s.tr_ms))
+
+
+def _kinds(s: SeriesHeader) -> set[str]:
+    return set(s.image_kinds) | set(s.image_type[2:])
+
+
+def _magnitude(kinds: set[str]) -> bool:
+    return bool({"M", "MAGNITUDE"} & kinds) or any(k.startswith("M_") for k in kinds)
+
+
+def _complex_only(s: SeriesHeader) -> bool:
+    kinds = _kinds(s)
+    return bool(kinds & _NOT_MAGNITUDE) and not _magnitude(kinds)
+
+
+def inversion_prepared(s: SeriesHeader) -> bool:
+    """IR in ScanningSequence/ScanOptions (GE: IR_GEMS), Enhanced InversionRecovery YES, or any
+    InversionTime > 0: Siemens MP-RAGE (tfl3d) writes ScanningSequence GR with a TI only."""
+    return ("IR" in s.scanning_sequence or "IR" in s.scan_options or "IR_GEMS" in s.scan_options
+            or (s.enhanced is not None and bool(s.enhanced.inversion_recovery))
+            or (s.ti_ms is not None and s.ti_ms > 0))
+
+
+def echo_planar(s: SeriesHeader) -> str | None:
+    if "EP" in s.scanning_sequence:
+        return "ScanningSequence EP"
+    if "DIFFUSION" in s.image_type:
+        return "ImageType DIFFUSION"
+    if s.enhanced is not None and s.enhanced.echo_planar:
+        return "EchoPlanarPulseSequence YES"
+    if s.enhanced is not None and s.enhanced.acquisition_contrast == "DIFFUSION":
+        return "AcquisitionContrast DIFFUSION"
+    return None
+
+
+def field_map(s: SeriesHeader, rules: SelectionRules, ctx: StudyContext) -> str | None:
+    """Why this magnitude series is (part of) a B0 field map or multi-echo source data, or None.
+
+    Physics first: magnitude mixed with phase/real/imaginary images in one series (Philips
+    classic and Enhanced B0 maps), several echo times in one gradient-echo series (dual-echo
+    field maps, T2* source echoes), a phase-only sibling series from the same protocol and TR
+    (Siemens), then the vendor's sequence code in SequenceName (0018,0024) / PulseSequenceName.
+    """
+    kinds = _kinds(s)
+    if kinds & _NOT_MAGNITUDE and _magnitude(kinds):
+        return f"magnitude mixed with {'/'.join(sorted(kinds & _NOT_MAGNITUDE))} images"
+    gre = "GR" in s.scanning_sequence or (s.enhanced is not None
+                                         and s.enhanced.echo_pulse_sequence == "GRADIENT")
+    if len(s.echo_times) >= 2 and gre and not inversion_prepared(s) and max(s.echo_times) < 20:
+        tes = "/".join(f"{t:g}" for t in sorted(s.echo_times))
+        return f"{len(s.echo_times)} echo times ({tes} ms) in one gradient-echo series"
+    if ctx.field_map_sibling(s):
+        return "phase series of the same protocol and TR at another echo time"
+    if s.sequence_name and _has(rules.patterns.field_map_sequence, s.sequence_name):
+        return f"sequence '{s.sequence_name}' is a field-map sequence"
+    return None
+
+
+def _dixon_terms(s: SeriesHeader, rules: SelectionRules) -> list[Term]:
+    """Dixon outputs: in-phase is the conventional T1-weighted GRE image (chosen), opposed-phase
+    cancels signal in voxels holding fat and water (India-ink borders), water is fat-suppressed,
+    fat-only is a computed map. See README "Dixon"."""
+    w, kinds = rules.weights, _kinds(s)
+    dixon = "DIXON" in kinds or _has(rules.patterns.dixon, s.names)
+    if not dixon and not kinds & (_DIXON_IN | _DIXON_OPP | {"WATER", "FAT"}):
+        return []
+    if kinds & _DIXON_IN or _has(rules.patterns.dixon_in_phase, s.names):
+        return [Term(w.dixon_in_phase, "Dixon in-phase image: conventional T1-weighted GRE contrast",
+                     "dixon_in_phase")]
+    if kinds & _DIXON_OPP or _has(rules.patterns.dixon_opposed_phase, s.names):
+        return [Term(w.dixon_opposed, "Dixon opposed-phase image: fat-water cancellation at borders",
+                     "dixon_opposed")]
+    if kinds & _DIXON_WATER or _has(rules.patterns.dixon_water, s.names):
+        return [Term(w.fat_sat, "fat suppressed (Dixon water image)", "fat_sat")]
+    if kinds & _DIXON_FAT or _has(rules.patterns.dixon_fat, s.names):
+        return [Term(w.dixon_fat, "Dixon fat-only image (computed)", "dixon_fat")]
+    return []
+
+
 def fat_suppressed(s: SeriesHeader, rules: SelectionRules) -> str | None:
     """Why we think fat is suppressed (physics), or None."""
     wanted = {o.upper() for o in rules.fat_sat_scan_options}
@@ -97,36 +219,52 @@ def contrast_given(s: SeriesHeader) -> str | None:
 def _exclusion(s: SeriesHeader, rules: SelectionRules) -> str | None:
     if s.modality != "MR":
         return f"excluded: modality {s.modality or 'missing'} is not MR"
-    if s.sop_class_uid in _NON_IMAGE_CLASSES:
+    if s.sop_class_uid in NON_IMAGE_CLASSES:
         return "excluded: not an image SOP class"
     if "LOCALIZER" in s.image_type:
         return "excluded: ImageType LOCALIZER"
+    if _complex_only(s):
+        return f"excluded: {'/'.join(sorted(_kinds(s) & _NOT_MAGNITUDE))} images, not magnitude"
     if _has(rules.patterns.localizer, s.names):
         return f"excluded: name '{s.description or s.protocol}' is a localizer"
-    if len({sl.orientation for sl in s.slices if sl.orientation}) > 2 and s.n_images <= 12:
+    # orientations compared at 0.01: GE writes float noise (1e-9) that differs slice to slice
+    planes = {tuple(round(v, 2) for v in sl.orientation) for sl in s.slices if sl.orientation}
+    if len(planes) > 2 and s.n_images <= 12:
         return "excluded: slices in 3+ orientations (localizer)"
     if s.n_images < rules.exclude_below_slices:
         return f"excluded: {s.n_images} image(s) < {rules.exclude_below_slices}"
     return None
 
 
-def _physics_terms(s: SeriesHeader, rules: SelectionRules) -> list[Term]:
+def _physics_terms(s: SeriesHeader, rules: SelectionRules, ctx: StudyContext) -> list[Term]:
     w = rules.weights
     out: list[Term] = []
-    tr, te, ti = s.tr_ms, s.te_ms, s.ti_ms
-    inversion = "IR" in s.scanning_sequence or "IR" in s.scan_options or (
-        s.enhanced is not None and bool(s.enhanced.inversion_recovery)
-    )
-    epi = "EP" in s.scanning_sequence or "DIFFUSION" in s.image_type or (
-        s.enhanced is not None and s.enhanced.acquisition_contrast == "DIFFUSION"
-    )
+    tr, te, ti, flip = s.tr_ms, s.te_ms, s.ti_ms, s.flip_angle
+    inversion = inversion_prepared(s)
+    epi = echo_planar(s)
     if epi:
-        out.append(Term(w.echo_planar, "echo-planar/diffusion acquisition", "echo_planar"))
-    if inversion and ti is not None and ti in rules.stir_ti_ms:
+        out.append(Term(w.echo_planar, f"echo-planar/diffusion acquisition ({epi})", "echo_planar"))
+    fmap = None if epi else field_map(s, rules, ctx)
+    if fmap:
+        out.append(Term(w.field_map, f"field map / multi-echo source data: {fmap}", "field_map"))
+    gre_like = ("GR" in s.scanning_sequence
+                or (s.enhanced is not None and s.enhanced.echo_pulse_sequence == "GRADIENT")
+                or (flip is not None and flip <= rules.ir_t1_flip_max))
+    ir_t1 = (inversion and not epi and ti is not None and ti in rules.ir_t1_ti_ms and te is not None
+             and te <= rules.ir_t1_te_max_ms and gre_like)
+    if ir_t1:
+        # MP-RAGE / IR-SPGR / BRAVO / 3D TFE: vendors write either the echo spacing or the whole
+        # inversion cycle as TR (1800-2300 ms), so TR is not used here
+        flip_txt = f", flip {flip:g}" if flip is not None else ""
+        out.append(Term(w.t1_physics, f"inversion-prepared gradient echo TI {ti:g} ms / TE {te:g} ms"
+                        f"{flip_txt}: T1-weighted (MP-RAGE/IR-SPGR)", "t1_physics"))
+    elif inversion and ti is not None and ti in rules.stir_ti_ms:
         out.append(Term(w.stir, f"inversion recovery TI {ti:g} ms: STIR (fat nulled)", "stir"))
     elif inversion and ti is not None and ti >= rules.flair_ti_min_ms:
         out.append(Term(w.flair, f"inversion recovery TI {ti:g} ms: FLAIR", "flair"))
-    if te is not None and te in rules.t2_te_ms:
+    if ir_t1:
+        pass
+    elif te is not None and te in rules.t2_te_ms:
         out.append(Term(w.t2_physics, f"TE {te:g} ms is T2-weighted", "t2_physics"))
     elif tr is not None and te is not None:
         if tr in rules.t1_tr_ms and te in rules.t1_te_ms:
@@ -139,6 +277,9 @@ def _physics_terms(s: SeriesHeader, rules: SelectionRules) -> list[Term]:
             out.append(Term(0, f"TR {tr:g} ms / TE {te:g} ms: no weighting rule fired"))
     else:
         out.append(Term(0, "TR/TE missing: weighting judged by name only"))
+    if "RM" in s.scanning_sequence and not inversion:
+        out.append(Term(w.research_mode, "ScanningSequence RM (research mode): contrast not declared",
+                        "research_mode"))
     if s.enhanced and s.enhanced.acquisition_contrast:
         ac = s.enhanced.acquisition_contrast
         if ac == "T1":
@@ -147,8 +288,10 @@ def _physics_terms(s: SeriesHeader, rules: SelectionRules) -> list[Term]:
         elif ac not in ("UNKNOWN", "MIXED"):
             out.append(Term(w.acquisition_contrast_other, f"AcquisitionContrast {ac}",
                             "acquisition_contrast_other"))
+    dixon = _dixon_terms(s, rules)
+    out += dixon
     fs = fat_suppressed(s, rules)
-    if fs:
+    if fs and not any(t.rule == "fat_sat" for t in dixon):
         out.append(Term(w.fat_sat, f"fat suppressed ({fs})", "fat_sat"))
     cb = contrast_given(s)
     if cb:
@@ -178,22 +321,52 @@ def _name_terms(s: SeriesHeader, rules: SelectionRules) -> list[Term]:
     return out
 
 
-def score_series(s: SeriesHeader, rules: SelectionRules) -> SeriesScore:
+def _site_terms(s: SeriesHeader, rules: SelectionRules) -> tuple[str | None, list[Term]]:
+    """The site's own rules (config ``select.rules.site_rules``): (exclusion reason, terms)."""
+    terms: list[Term] = []
+    for rule in rules.site_rules:
+        if not rule.matches(s):
+            continue
+        if rule.action is SiteAction.EXCLUDE:
+            return f"excluded by site rule '{rule.name}'", []
+        if rule.action is SiteAction.PIN:
+            terms.append(Term(rules.weights.site_pin, f"pinned by site rule '{rule.name}'", "site_pin"))
+        else:
+            terms.append(Term(rule.points, f"site rule '{rule.name}'", "site_prefer"))
+    return None, terms
+
+
+def _derived_reason(s: SeriesHeader, rules: SelectionRules) -> str | None:
+    if s.image_type[:1] == ("DERIVED",) or s.image_type[1:2] == ("SECONDARY",):
+        return f"derived/secondary image (ImageType {'/'.join(s.image_type[:2])})"
+    kinds = _kinds(s) & _DERIVED_KINDS
+    if kinds:
+        return f"derived image (ImageType {'/'.join(sorted(kinds))})"
+    match = re.search(rules.patterns.derived, s.names, re.IGNORECASE) if s.names else None
+    if match:
+        return f"name '{s.description or s.protocol}' suggests a reformat/subtraction ('{match.group(0)}')"
+    return None
+
+
+def score_series(s: SeriesHeader, rules: SelectionRules, ctx: StudyContext | None = None) -> SeriesScore:
+    ctx = ctx if ctx is not None else StudyContext()
     excluded = _exclusion(s, rules)
+    site_excluded, site_terms = _site_terms(s, rules)
+    excluded = excluded or site_excluded
     orient = s.orientation_label
     if excluded:
         return SeriesScore(s.series_uid, s.description, s.n_images, orient, False, float("-inf"),
                            (Term(0, excluded),))
-    terms = _physics_terms(s, rules) + _name_terms(s, rules)
+    terms = _physics_terms(s, rules, ctx) + _name_terms(s, rules)
     w = rules.weights
-    derived = s.image_type[:1] == ("DERIVED",) or s.image_type[1:2] == ("SECONDARY",)
-    if derived or _has(rules.patterns.derived, s.names):
-        terms.append(Term(w.derived, f"derived/reformatted (ImageType {'/'.join(s.image_type[:2])})",
-                          "derived"))
+    derived = _derived_reason(s, rules)
+    if derived:
+        terms.append(Term(w.derived, derived, "derived"))
     if s.n_images < rules.min_slices:
         terms.append(Term(w.few_slices, f"{s.n_images} slices < {rules.min_slices}", "few_slices"))
     if w.orientation.get(orient):
         terms.append(Term(w.orientation[orient], f"{orient} slices"))
+    terms += site_terms
     score = sum(t.points for t in terms)
     return SeriesScore(s.series_uid, s.description, s.n_images, orient, True, score, tuple(terms))
 
@@ -204,8 +377,9 @@ def choose_series(study: StudyIndex, rules: SelectionRules) -> SeriesChoice:
     ``uncertain`` is set when the runner-up scores within ``rules.uncertain_margin`` of the
     winner; QC reads it (reason selection_uncertain) and may send the case to review.
     """
+    ctx = StudyContext.of(study)
     scores = sorted(
-        (score_series(s, rules) for s in study.series.values()),
+        (score_series(s, rules, ctx) for s in study.series.values()),
         key=lambda x: (x.score, x.n_images, x.series_uid), reverse=True,
     )
     eligible = [s for s in scores if s.eligible]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import shutil
 import sys
 import tarfile
 from collections import defaultdict
@@ -37,7 +38,7 @@ def _read(path: Path) -> pydicom.Dataset | None:
     try:
         raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
         return pydicom.dcmread(io.BytesIO(raw), force=False)
-    except Exception:  # noqa: BLE001 - not DICOM (readme, nifti, json ...)
+    except Exception:  # not DICOM (readme, nifti, json ...)
         return None
 
 
@@ -67,14 +68,17 @@ def build_case(src_root: Path, case: dict, out: Path) -> int:
         ds = _read(p)
         if ds is None or "SeriesInstanceUID" not in ds:
             continue
-        if src.get("study_uid_endswith") and not str(ds.StudyInstanceUID).endswith(src["study_uid_endswith"]):
+        wanted = src.get("study_uid_endswith")
+        if wanted and not str(ds.StudyInstanceUID).endswith(wanted):
             continue
         series[str(ds.SeriesInstanceUID)].append((ds, p))
     written = 0
-    for n, (uid, items) in enumerate(sorted(series.items(), key=lambda kv: str(kv[1][0][0].get("SeriesNumber", "")))):
+    ordered = sorted(series.values(), key=lambda items: str(items[0][0].get("SeriesNumber", "")))
+    for n, items in enumerate(ordered):
         kinds: dict[tuple[str, str, str], list[tuple[pydicom.Dataset, Path]]] = defaultdict(list)
         for ds, p in items:
-            kinds[_kind(ds) if "NumberOfFrames" not in ds else ("enhanced", str(ds.SOPClassUID), p.name)].append((ds, p))
+            multiframe = "NumberOfFrames" in ds
+            kinds[("enhanced", str(ds.SOPClassUID), p.name) if multiframe else _kind(ds)].append((ds, p))
         keep: list[pydicom.Dataset] = []
         enhanced = 0
         for kind, members in kinds.items():
@@ -105,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if only and case["id"] not in only:
             continue
         target = HERE / "studies"
-        for old in sorted((target / case["id"]).rglob("*"), reverse=True) if (target / case["id"]).exists() else []:
-            old.unlink() if old.is_file() else old.rmdir()
+        shutil.rmtree(target / case["id"], ignore_errors=True)
         print(case["id"], build_case(src_root, case, target), "files")
     with tarfile.open(HERE / "studies.tar.xz", "w:xz") as tar:
         tar.add(HERE / "studies", arcname="studies", filter=_reset)
