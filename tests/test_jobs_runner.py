@@ -130,9 +130,9 @@ def test_bounded_shutdown_then_restart_resumes_the_cut_off_stage(siemens_study: 
 
 
 def test_late_t1_series_redoes_a_job_that_failed_for_want_of_one(tmp_path: Path) -> None:
-    """PACS routing sent the STIR first; the job fails (no T1). The T1 arrives minutes later:
-    once the study is quiet again the job is redone from select and picks it up. A later,
-    irrelevant series (a localizer) is only noted."""
+    """PACS routing sent the STIR first; the job waits in the worklist (no T1). The T1 arrives
+    minutes later: once the study is quiet again the job is redone from select and picks it up.
+    A later, irrelevant series (a localizer) is only noted."""
     cfg = node_cfg(tmp_path / "data", ["select"])
     study_uid = generate_uid()
     store = Store(cfg.db_path, cfg.spool_dir, cfg.store)
@@ -145,7 +145,7 @@ def test_late_t1_series_redoes_a_job_that_failed_for_want_of_one(tmp_path: Path)
         runner.poll_once()
         assert runner.wait_idle(60)
         (row,) = db.list()
-        assert (row.state, row.error_code) == (JobState.FAILED, "no_t1_series")
+        assert (row.state, row.error_code) == (JobState.NEEDS_REVIEW, "no_t1_series")
 
         time.sleep(0.05)
         t1_uid = write_series(tmp_path / "t1", study_uid, "t1_tse_tra", tr=550, te=11, n=12)

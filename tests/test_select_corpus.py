@@ -57,6 +57,7 @@ def test_corpus_study_gets_its_expected_answer(studies: Path, case: dict) -> Non
     wanted = [expect] if isinstance(expect, str) else expect
     choice = choose_series(study, RULES)
     assert choice.description in wanted, [(s.description, s.score, s.reasons) for s in choice.scores]
+    assert not choice.uncertain, choice.reasons  # no real T1 study needs the human fallback
 
 
 def _scores(studies: Path, case_id: str) -> dict[str, list]:
