@@ -176,9 +176,9 @@ class SelectionRules(BaseModel):
         default_factory=lambda: ["FS", "SFS", "FAT_SAT", "FAT SAT", "FATSAT", "SPIR", "SPAIR",
                                  "CHESS", "SPECIAL"],
         description="ScanOptions (0018,0022) values meaning fat suppression (PS3.3 C.8.3.1). "
-        "Not GE's FSA/FSP/FSS/FSI/FSL/FSR_GEMS: GE's conformance statements define those as "
-        "spatial (flow) saturation bands anterior/posterior/superior/inferior/left/right, and "
-        "GE writes fat saturation as the defined term FS",
+        "Not GE's FSA/FSP/FSS/FSI/FSL/FSR_GEMS: the suffix names a direction (anterior, "
+        "posterior, superior, inferior, left, right: spatial saturation bands), and GE writes "
+        "fat saturation as the DICOM defined term FS. Check your scanner's conformance statement",
     )
     site_rules: list[SiteRule] = Field(
         default_factory=list, description="the PACS admin's rules, applied after the physics")
