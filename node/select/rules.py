@@ -16,19 +16,24 @@ from dataclasses import dataclass, field
 from node.errors import NoT1Series
 from node.select.config import SelectionRules, SiteAction
 from node.select.index import NON_IMAGE_CLASSES, SeriesHeader, StudyIndex
+from node.select.physics import (
+    DERIVED_KINDS,
+    DIXON_FAT,
+    DIXON_IN,
+    DIXON_OPP,
+    DIXON_WATER,
+    NOT_MAGNITUDE,
+    StudyContext,
+    complex_only,
+    contrast_given,
+    echo_planar,
+    fat_suppressed,
+    field_map,
+    has_pattern,
+    image_kinds,
+    inversion_prepared,
+)
 
-# ImageType value 3+ (PS3.3 C.8.3.1.1.1, C.8.13.3.1.1) and ComplexImageComponent (0008,9208):
-# what the pixels are. Vendors: Siemens M/P, Philips M_FFE/M_SE/PHASE MAP/P/R/I, Enhanced MR
-# MAGNITUDE/PHASE/REAL/IMAGINARY/MIXED.
-_NOT_MAGNITUDE = {"P", "PHASE", "PHASE MAP", "R", "REAL", "I", "IMAGINARY", "MIXED", "B0 MAP"}
-_DERIVED_KINDS = {"MPR", "MIP", "MINIP", "MNIP", "PROJECTION IMAGE", "SUBTRACTION", "SUB", "REFORMATTED",
-                  "CPR", "CSAMIP", "CSAMPR", "CSA MPR", "CSA MIP", "ADC", "FA", "TRACEW", "TENSOR_B0"}
-# Dixon outputs (Siemens DIXON + IN_PHASE/OPP_PHASE/WATER/FAT, Philips mDIXON IP/OP/W/F)
-_DIXON_IN = {"IN_PHASE", "INPHASE", "IP"}
-_DIXON_OPP = {"OPP_PHASE", "OUT_PHASE", "OPPOSED_PHASE", "OUTPHASE", "OP"}
-_DIXON_WATER = {"WATER", "W"}
-_DIXON_FAT = {"FAT", "F"}
-_NO_CONTRAST = {"", "NONE", "NO", "N", "-", "0"}
 _T1_EVIDENCE = {"t1_physics", "acquisition_contrast_t1"}
 _NOT_PLAIN = {"t2_physics", "pd_physics", "stir", "flair", "echo_planar", "acquisition_contrast_other",
               "fat_sat", "contrast", "derived", "few_slices", "field_map", "research_mode",
@@ -79,141 +84,25 @@ class SeriesChoice:
     scores: list[SeriesScore] = field(default_factory=list)
 
 
-def _has(pattern: str, text: str) -> bool:
-    return bool(text) and re.search(pattern, text, re.IGNORECASE) is not None
-
-
-_Key = tuple[str, float | None]
-
-
-@dataclass(frozen=True)
-class StudyContext:
-    """What one series' score may need from its siblings, per (protocol, TR): the echo times of
-    phase-only series and of magnitude series. A field map whose echoes and phase went to
-    separate series (Siemens gre_field_mapping, XA MFSPLIT) is then recognised from the set,
-    while a single-echo GRE saved with its own phase (same TE) is not a field map."""
-
-    phase_tes: dict[_Key, frozenset[float]] = field(default_factory=dict)
-    magnitude_tes: dict[_Key, frozenset[float]] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, study: StudyIndex) -> StudyContext:
-        phase: dict[_Key, set[float]] = {}
-        mag: dict[_Key, set[float]] = {}
-        for s in study.series.values():
-            target = phase if _complex_only(s) else mag
-            target.setdefault(_protocol_key(s), set()).update(_tes(s))
-        return cls({k: frozenset(v) for k, v in phase.items()}, {k: frozenset(v) for k, v in mag.items()})
-
-    def field_map_sibling(self, s: SeriesHeader) -> bool:
-        key = _protocol_key(s)
-        if key not in self.phase_tes:
-            return False
-        return bool(_tes(s) - self.phase_tes[key]) or len(self.magnitude_tes.get(key, ())) >= 2
-
-
-def _tes(s: SeriesHeader) -> set[float]:
-    return set(s.echo_times) or ({round(s.te_ms, 2)} if s.te_ms is not None else set())
-
-
-def _protocol_key(s: SeriesHeader) -> tuple[str, float | None]:
-    return ((s.protocol or s.description).strip().lower(), None if s.tr_ms is None else round(s.tr_ms))
-
-
-def _kinds(s: SeriesHeader) -> set[str]:
-    return set(s.image_kinds) | set(s.image_type[2:])
-
-
-def _magnitude(kinds: set[str]) -> bool:
-    return bool({"M", "MAGNITUDE"} & kinds) or any(k.startswith("M_") for k in kinds)
-
-
-def _complex_only(s: SeriesHeader) -> bool:
-    kinds = _kinds(s)
-    return bool(kinds & _NOT_MAGNITUDE) and not _magnitude(kinds)
-
-
-def inversion_prepared(s: SeriesHeader) -> bool:
-    """IR in ScanningSequence/ScanOptions (GE: IR_GEMS), Enhanced InversionRecovery YES, or any
-    InversionTime > 0: Siemens MP-RAGE (tfl3d) writes ScanningSequence GR with a TI only."""
-    return ("IR" in s.scanning_sequence or "IR" in s.scan_options or "IR_GEMS" in s.scan_options
-            or (s.enhanced is not None and bool(s.enhanced.inversion_recovery))
-            or (s.ti_ms is not None and s.ti_ms > 0))
-
-
-def echo_planar(s: SeriesHeader) -> str | None:
-    if "EP" in s.scanning_sequence:
-        return "ScanningSequence EP"
-    if "DIFFUSION" in s.image_type:
-        return "ImageType DIFFUSION"
-    if s.enhanced is not None and s.enhanced.echo_planar:
-        return "EchoPlanarPulseSequence YES"
-    if s.enhanced is not None and s.enhanced.acquisition_contrast == "DIFFUSION":
-        return "AcquisitionContrast DIFFUSION"
-    return None
-
-
-def field_map(s: SeriesHeader, rules: SelectionRules, ctx: StudyContext) -> str | None:
-    """Why this magnitude series is (part of) a B0 field map or multi-echo source data, or None.
-
-    Physics first: magnitude mixed with phase/real/imaginary images in one series (Philips
-    classic and Enhanced B0 maps), several echo times in one gradient-echo series (dual-echo
-    field maps, T2* source echoes), a phase-only sibling series from the same protocol and TR
-    (Siemens), then the vendor's sequence code in SequenceName (0018,0024) / PulseSequenceName.
-    """
-    kinds = _kinds(s)
-    if kinds & _NOT_MAGNITUDE and _magnitude(kinds):
-        return f"magnitude mixed with {'/'.join(sorted(kinds & _NOT_MAGNITUDE))} images"
-    gre = "GR" in s.scanning_sequence or (s.enhanced is not None
-                                         and s.enhanced.echo_pulse_sequence == "GRADIENT")
-    if len(s.echo_times) >= 2 and gre and not inversion_prepared(s) and max(s.echo_times) < 20:
-        tes = "/".join(f"{t:g}" for t in sorted(s.echo_times))
-        return f"{len(s.echo_times)} echo times ({tes} ms) in one gradient-echo series"
-    if ctx.field_map_sibling(s):
-        return "phase series of the same protocol and TR at another echo time"
-    if s.sequence_name and _has(rules.patterns.field_map_sequence, s.sequence_name):
-        return f"sequence '{s.sequence_name}' is a field-map sequence"
-    return None
-
-
 def _dixon_terms(s: SeriesHeader, rules: SelectionRules) -> list[Term]:
     """Dixon outputs: in-phase is the conventional T1-weighted GRE image (chosen), opposed-phase
     cancels signal in voxels holding fat and water (India-ink borders), water is fat-suppressed,
     fat-only is a computed map. See README "Dixon"."""
-    w, kinds = rules.weights, _kinds(s)
-    dixon = "DIXON" in kinds or _has(rules.patterns.dixon, s.names)
-    if not dixon and not kinds & (_DIXON_IN | _DIXON_OPP | {"WATER", "FAT"}):
+    w, kinds = rules.weights, image_kinds(s)
+    dixon = "DIXON" in kinds or has_pattern(rules.patterns.dixon, s.names)
+    if not dixon and not kinds & (DIXON_IN | DIXON_OPP | {"WATER", "FAT"}):
         return []
-    if kinds & _DIXON_IN or _has(rules.patterns.dixon_in_phase, s.names):
+    if kinds & DIXON_IN or has_pattern(rules.patterns.dixon_in_phase, s.names):
         return [Term(w.dixon_in_phase, "Dixon in-phase image: conventional T1-weighted GRE contrast",
                      "dixon_in_phase")]
-    if kinds & _DIXON_OPP or _has(rules.patterns.dixon_opposed_phase, s.names):
+    if kinds & DIXON_OPP or has_pattern(rules.patterns.dixon_opposed_phase, s.names):
         return [Term(w.dixon_opposed, "Dixon opposed-phase image: fat-water cancellation at borders",
                      "dixon_opposed")]
-    if kinds & _DIXON_WATER or _has(rules.patterns.dixon_water, s.names):
+    if kinds & DIXON_WATER or has_pattern(rules.patterns.dixon_water, s.names):
         return [Term(w.fat_sat, "fat suppressed (Dixon water image)", "fat_sat")]
-    if kinds & _DIXON_FAT or _has(rules.patterns.dixon_fat, s.names):
+    if kinds & DIXON_FAT or has_pattern(rules.patterns.dixon_fat, s.names):
         return [Term(w.dixon_fat, "Dixon fat-only image (computed)", "dixon_fat")]
     return []
-
-
-def fat_suppressed(s: SeriesHeader, rules: SelectionRules) -> str | None:
-    """Why we think fat is suppressed (physics), or None."""
-    wanted = {o.upper() for o in rules.fat_sat_scan_options}
-    hits = [o for o in s.scan_options if o in wanted]
-    if hits:
-        return f"ScanOptions {'/'.join(hits)}"
-    if s.enhanced and s.enhanced.spectral_suppression.startswith("FAT"):
-        return f"SpectrallySelectedSuppression {s.enhanced.spectral_suppression}"
-    return None
-
-
-def contrast_given(s: SeriesHeader) -> str | None:
-    if s.contrast_agent.upper() not in _NO_CONTRAST:
-        return f"ContrastBolusAgent '{s.contrast_agent}'"
-    if s.enhanced and s.enhanced.contrast_administered:
-        return "ContrastBolusAgentAdministered YES"
-    return None
 
 
 def _exclusion(s: SeriesHeader, rules: SelectionRules) -> str | None:
@@ -223,9 +112,9 @@ def _exclusion(s: SeriesHeader, rules: SelectionRules) -> str | None:
         return "excluded: not an image SOP class"
     if "LOCALIZER" in s.image_type:
         return "excluded: ImageType LOCALIZER"
-    if _complex_only(s):
-        return f"excluded: {'/'.join(sorted(_kinds(s) & _NOT_MAGNITUDE))} images, not magnitude"
-    if _has(rules.patterns.localizer, s.names):
+    if complex_only(s):
+        return f"excluded: {'/'.join(sorted(image_kinds(s) & NOT_MAGNITUDE))} images, not magnitude"
+    if has_pattern(rules.patterns.localizer, s.names):
         return f"excluded: name '{s.description or s.protocol}' is a localizer"
     # orientations compared at 0.01: GE writes float noise (1e-9) that differs slice to slice
     planes = {tuple(round(v, 2) for v in sl.orientation) for sl in s.slices if sl.orientation}
@@ -310,13 +199,13 @@ def _name_terms(s: SeriesHeader, rules: SelectionRules) -> list[Term]:
         return [Term(0, "no SeriesDescription/ProtocolName")]
     out: list[Term] = []
     label = s.description or s.protocol or s.sequence_name
-    if _has(p.not_t1, names):
+    if has_pattern(p.not_t1, names):
         out.append(Term(w.name_not_t1, f"name '{label}' suggests a non-T1 contrast", "name_not_t1"))
-    elif _has(p.t1, names):
+    elif has_pattern(p.t1, names):
         out.append(Term(w.name_t1, f"name '{label}' suggests T1", "name_t1"))
-    if _has(p.fat_sat, names):
+    if has_pattern(p.fat_sat, names):
         out.append(Term(w.name_fat_sat, f"name '{label}' suggests fat suppression", "name_fat_sat"))
-    if _has(p.contrast, names):
+    if has_pattern(p.contrast, names):
         out.append(Term(w.name_contrast, f"name '{label}' suggests contrast", "name_contrast"))
     return out
 
@@ -339,7 +228,7 @@ def _site_terms(s: SeriesHeader, rules: SelectionRules) -> tuple[str | None, lis
 def _derived_reason(s: SeriesHeader, rules: SelectionRules) -> str | None:
     if s.image_type[:1] == ("DERIVED",) or s.image_type[1:2] == ("SECONDARY",):
         return f"derived/secondary image (ImageType {'/'.join(s.image_type[:2])})"
-    kinds = _kinds(s) & _DERIVED_KINDS
+    kinds = image_kinds(s) & DERIVED_KINDS
     if kinds:
         return f"derived image (ImageType {'/'.join(sorted(kinds))})"
     match = re.search(rules.patterns.derived, s.names, re.IGNORECASE) if s.names else None
