@@ -63,6 +63,7 @@ class Weights(BaseModel):
     dixon_opposed: float = Field(-20, description="Dixon opposed-phase (fat-water cancellation)")
     dixon_fat: float = Field(-45, description="Dixon fat-only image (computed)")
     site_pin: float = Field(1000, description="a site rule with action pin")
+    time_series: float = Field(-40, description="many images per slice position (fMRI, ASL, dynamics)")
     orientation: dict[str, float] = Field(
         default_factory=lambda: {"axial": 8.0, "coronal": 4.0, "sagittal": 0.0, "oblique": 0.0},
         description="points by slice orientation (axial preferred for extremity tumours)",
@@ -167,6 +168,8 @@ class SelectionRules(BaseModel):
     ir_t1_te_max_ms: float = Field(10.0, description="inversion-prepared T1 GRE: TE at most this")
     ir_t1_flip_max: float = Field(25.0, description="flip angle at most this counts as gradient echo")
     min_slices: int = Field(10, ge=1, description="fewer slices get the few_slices penalty")
+    time_series_repeats: float = Field(3.0, gt=1, description="images per slice position at/above "
+                                       "this: a time series (time_series penalty)")
     exclude_below_slices: int = Field(3, ge=1, description="ineligible below this many slices")
     min_score: float = Field(20.0, description="best score below this → NoT1Series")
     uncertain_margin: float = Field(

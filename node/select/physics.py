@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from node.select.config import SelectionRules
 from node.select.index import SeriesHeader, StudyIndex
 
@@ -17,6 +19,9 @@ from node.select.index import SeriesHeader, StudyIndex
 NOT_MAGNITUDE = {"P", "PHASE", "PHASE MAP", "R", "REAL", "I", "IMAGINARY", "MIXED", "B0 MAP"}
 DERIVED_KINDS = {"MPR", "MIP", "MINIP", "MNIP", "PROJECTION IMAGE", "SUBTRACTION", "SUB", "REFORMATTED",
                   "CPR", "CSAMIP", "CSAMPR", "CSA MPR", "CSA MIP", "ADC", "FA", "TRACEW", "TENSOR_B0"}
+# ImageType value 3+ of functional / perfusion series (Siemens XA FMRI/ASL/PERFUSION, Philips
+# PERFUSION, GE EPI): what the images are for, whatever their TR/TE look like
+FUNCTIONAL_KINDS = {"FMRI", "ASL", "PERFUSION", "PERFUSION_FFE", "PERFUSION_SE", "EPI", "DIFFUSION"}
 # Dixon outputs (Siemens DIXON + IN_PHASE/OPP_PHASE/WATER/FAT, Philips mDIXON IP/OP/W/F)
 DIXON_IN = {"IN_PHASE", "INPHASE", "IP"}
 DIXON_OPP = {"OPP_PHASE", "OUT_PHASE", "OPPOSED_PHASE", "OUTPHASE", "OP"}
@@ -119,6 +124,18 @@ def field_map(s: SeriesHeader, rules: SelectionRules, ctx: StudyContext) -> str 
     if s.sequence_name and has_pattern(rules.patterns.field_map_sequence, s.sequence_name):
         return f"sequence '{s.sequence_name}' is a field-map sequence"
     return None
+
+def repeats_per_position(s: SeriesHeader) -> float:
+    """Images per distinct slice position along the normal (PS3.3 C.7.6.2.1.1): ~1 for one
+    anatomical volume, 2 for two echoes, many for a time series (fMRI, perfusion, ASL, dynamic)."""
+    iop = s.dominant_orientation
+    pts = [sl.position for sl in s.slices if sl.position is not None]
+    if iop is None or len(iop) != 6 or len(pts) < 3:
+        return 1.0
+    normal = np.cross(np.array(iop[:3]), np.array(iop[3:]))
+    distinct = len(np.unique(np.round(np.array(pts) @ normal, 1)))
+    return len(pts) / max(distinct, 1)
+
 
 def fat_suppressed(s: SeriesHeader, rules: SelectionRules) -> str | None:
     """Why we think fat is suppressed (physics), or None."""

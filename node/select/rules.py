@@ -22,6 +22,7 @@ from node.select.physics import (
     DIXON_IN,
     DIXON_OPP,
     DIXON_WATER,
+    FUNCTIONAL_KINDS,
     NOT_MAGNITUDE,
     StudyContext,
     complex_only,
@@ -32,12 +33,13 @@ from node.select.physics import (
     has_pattern,
     image_kinds,
     inversion_prepared,
+    repeats_per_position,
 )
 
 _T1_EVIDENCE = {"t1_physics", "acquisition_contrast_t1"}
 _NOT_PLAIN = {"t2_physics", "pd_physics", "stir", "flair", "echo_planar", "acquisition_contrast_other",
               "fat_sat", "contrast", "derived", "few_slices", "field_map", "research_mode",
-              "dixon_opposed", "dixon_fat"}
+              "dixon_opposed", "dixon_fat", "time_series"}
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,14 @@ def _physics_terms(s: SeriesHeader, rules: SelectionRules, ctx: StudyContext) ->
     fmap = None if epi else field_map(s, rules, ctx)
     if fmap:
         out.append(Term(w.field_map, f"field map / multi-echo source data: {fmap}", "field_map"))
+    functional = image_kinds(s) & FUNCTIONAL_KINDS
+    if functional and not epi:
+        out.append(Term(w.acquisition_contrast_other, f"ImageType {'/'.join(sorted(functional))}: "
+                        "functional/perfusion images, not anatomy", "acquisition_contrast_other"))
+    reps = repeats_per_position(s)
+    if not epi and reps >= rules.time_series_repeats:
+        out.append(Term(w.time_series, f"{reps:.0f} images per slice position: a time series "
+                        "(fMRI/perfusion/ASL/dynamic), not one anatomical volume", "time_series"))
     gre_like = ("GR" in s.scanning_sequence
                 or (s.enhanced is not None and s.enhanced.echo_pulse_sequence == "GRADIENT")
                 or (flip is not None and flip <= rules.ir_t1_flip_max))

@@ -88,13 +88,13 @@ def build_case(src_root: Path, case: dict, out: Path) -> int:
                     keep.append(members[0][0])
                     enhanced += 1
             else:
-                keep += [ds for ds, _ in members[:PER_KIND]]
+                keep += [ds for ds, _ in members[:src.get("per_kind", PER_KIND)]]
         folder = out / case["id"] / f"s{n:03d}"
         folder.mkdir(parents=True, exist_ok=True)
         # a spool has no file order: put non-image objects (Raw Data, reports) first on purpose,
         # so the corpus checks that a series' header comes from an image
         keep.sort(key=lambda ds: "Rows" in ds)
-        for i, ds in enumerate(keep[:PER_SERIES_MAX]):
+        for i, ds in enumerate(keep[:max(PER_SERIES_MAX, src.get("per_kind", 0))]):
             _strip(ds).save_as(folder / f"{i:04d}.dcm", enforce_file_format=True)
             written += 1
     return written
