@@ -1,4 +1,4 @@
-"""T1 selection on the committed real-vendor corpus (tests/data/select_corpus): 39 public MR
+"""T1 selection on the committed real-vendor corpus (tests/data/select_corpus): 40 public MR
 studies from Siemens, GE, Philips, Canon/Toshiba and UIH scanners, classic and Enhanced MR,
 headers only. Every study has its expected answer and why in cases.yaml; SOURCES names origin
 and licence. These are the studies the rules were fixed on (in-sample)."""
