@@ -25,6 +25,7 @@ import yaml
 
 from node.config import DEFAULT_CONFIG, REPO_DIR, NodeConfig, load_config
 from node.errors import LipoNodeError
+from node.jobs.folder import Artefact, JobFolder
 from node.jobs.jobdb import JobDB, JobRow
 from node.jobs.model import JobResult, JobState
 from node.orthanc.local import LocalOrthanc, free_port, orthanc_available
@@ -141,12 +142,12 @@ def _follow(cfg_file: Path, t0: float, timeout_s: float, proc: subprocess.Popen)
                 seen = row.state
                 _say(t0, f"job {row.job_id[:12]}: {row.state.value}")
             if row.state in FINAL:
-                return JobResult.from_file(cfg.jobs_dir / row.job_id / "result.json")
+                return JobFolder.of(cfg, row.job_id).read_result()
         time.sleep(0.5)
     raise DemoError(f"no final job state within {timeout_s:.0f} s (last: {seen})")
 
 
-def _summary(result: JobResult, job_dir: Path, orthanc: LocalOrthanc | None) -> None:
+def _summary(result: JobResult, folder: JobFolder, orthanc: LocalOrthanc | None) -> None:
     print("\n=== lipo-node demo result ===")
     print(f"state            {result.state.value}")
     if result.alt_probability is not None:
@@ -159,8 +160,8 @@ def _summary(result: JobResult, job_dir: Path, orthanc: LocalOrthanc | None) -> 
         print(f"T1 series        {result.selection.description!r} (score {result.selection.score:.0f})")
     for key in ("seg", "sr"):
         if key in result.artefacts:
-            print(f"{key.upper():16} {job_dir / result.artefacts[key]}")
-    print(f"result.json      {job_dir / 'result.json'}")
+            print(f"{key.upper():16} {folder / result.artefacts[key]}")
+    print(f"result.json      {folder / Artefact.RESULT}")
     print(f"delivery         {result.delivery.status} {' '.join(result.delivery.destinations)}")
     if result.timings_s:
         print("stage timings    " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items()))
@@ -212,7 +213,7 @@ def run_demo(workdir: Path, seed: int, use_orthanc: bool, timeout_s: float, keep
             n = sum(cstore_folder(s.folder, node_port) for s in study.series)
             _say(t0, f"no Orthanc here: C-STOREd {n} instances straight to the node")
         result = _follow(cfg_file, t0, timeout_s, proc)
-        _summary(result, load_config(cfg_file).jobs_dir / result.job_id, orthanc)
+        _summary(result, JobFolder.of(load_config(cfg_file), result.job_id), orthanc)
         _say(t0, "done")
         if keep:
             print("services keep running; Ctrl-C stops them")

@@ -15,11 +15,11 @@ from pydantic import ValidationError
 from pydicom.uid import generate_uid
 from select_helpers import write_series
 
+from node.jobs.control import run_folder
 from node.jobs.errors import StageNotRegistered
 from node.jobs.jobdb import JobDB
 from node.jobs.model import JobResult, JobState
 from node.jobs.pipeline import Pipeline, execute_job, register_stage
-from node.jobs.service import run_folder
 
 
 def test_run_folder_persists_each_transition(siemens_study: Path, tmp_path: Path) -> None:

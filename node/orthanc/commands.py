@@ -75,7 +75,7 @@ def _results(args: argparse.Namespace) -> int:
 
 def _resend(args: argparse.Namespace) -> int:
     from node.config import load_config
-    from node.orthanc.resend import resend_job
+    from node.send.stage import resend_job
 
     cfg = load_config(args.config)
     items = resend_job(cfg, args.job_id)

@@ -8,23 +8,20 @@ The longest axial diameter is measured here too, because the SR reports it next 
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pydicom
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
+from node.jobs.model import JobState
+from node.jobs.pipeline import register_stage
 from node.radiomics.features import extract
 from node.radiomics.settings import load_settings
 from node.segment.geometry import read_series, to_sitk
 
 if TYPE_CHECKING:
     from node.jobs.pipeline import JobContext
-
-FEATURES_FILE = "features.json"
-MASK_FILE = "mask.nii.gz"
-
 
 def longest_axial_diameter_mm(mask: sitk.Image) -> float:
     """Largest in-slice (rows × columns plane) distance between two mask voxels, in mm.
@@ -46,15 +43,18 @@ def longest_axial_diameter_mm(mask: sitk.Image) -> float:
 
 
 def radiomics_stage(ctx: JobContext) -> None:
+    from node.jobs.folder import Artefact
+
     datasets = [pydicom.dcmread(str(p)) for p in ctx.series_paths()]
     volume = read_series(datasets)
     image = to_sitk(volume.array.astype(np.float32), volume.geometry)
-    mask = sitk.ReadImage(str(ctx.job_dir / ctx.result.artefacts.get("mask", MASK_FILE)))
+    mask = sitk.ReadImage(str(ctx.folder / ctx.result.artefacts.get("mask", Artefact.MASK)))
     mask.CopyInformation(image)  # same grid by construction; guards against float noise
     settings = load_settings(ctx.cfg.radiomics.params_file)
     features = extract(image, mask, settings)
-    tmp = ctx.job_dir / (FEATURES_FILE + ".tmp")
-    features.to_file(tmp)
-    os.replace(tmp, ctx.job_dir / FEATURES_FILE)
-    ctx.result.artefacts["features"] = FEATURES_FILE
+    ctx.folder.write_text(Artefact.FEATURES, features.to_json())
+    ctx.result.artefacts["features"] = Artefact.FEATURES.value
     ctx.result.diameter_mm = longest_axial_diameter_mm(mask)
+
+
+register_stage("radiomics", JobState.FEATURES, "node.radiomics.stage:radiomics_stage")

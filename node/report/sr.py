@@ -43,9 +43,8 @@ def headline(info: ReportInputs, tpl: Templates) -> str:
 
 
 def _algorithm(info: ReportInputs, tpl: Templates) -> hd.sr.AlgorithmIdentification:
-    version = "+".join(f"{k}:{v}" for k, v in sorted(info.model_versions.items()))
     return hd.sr.AlgorithmIdentification(
-        name=tpl.algorithm.name, version=version[:64], family=tpl.code(tpl.algorithm.family),
+        name=tpl.algorithm.name, version=info.algorithm_version, family=tpl.code(tpl.algorithm.family),
         manufacturer=tpl.equipment.manufacturer,
     )
 
@@ -72,7 +71,8 @@ def _observation_context(tpl: Templates) -> hd.sr.ObservationContext:
 
 
 def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: ReportInputs,
-             templates: Templates, uids: ResultUids, *, mark_final: bool = False) -> hd.sr.Comprehensive3DSR:
+             templates: Templates, uids: ResultUids, *, mark_final: bool = False,
+             headline_text: str | None = None) -> hd.sr.Comprehensive3DSR:
     """TID 1500 report about ``seg`` (segment 1) of the ``source`` series."""
     t = templates.sr
     code = templates.code
@@ -99,7 +99,7 @@ def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: 
     region = anatomic_region(source, templates)
     group = hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
-            uid=str(pydicom.uid.generate_uid(entropy_srcs=[uids.seg_instance, "tracking"])),
+            uid=uids.tracking,
             identifier=t.tracking_identifier),
         referenced_segment=hd.sr.ReferencedSegment(
             sop_class_uid=seg.SOPClassUID, sop_instance_uid=seg.SOPInstanceUID, segment_number=1,
@@ -124,7 +124,7 @@ def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: 
         prev.StudyInstanceUID = info.amended_from.study_uid
         prev.SeriesInstanceUID = info.amended_from.sr_series_uid
         previous = [prev]
-    text = headline(info, templates)
+    text = headline_text if headline_text is not None else headline(info, templates)
     try:
         sr = hd.sr.Comprehensive3DSR(
             evidence=[*source, seg],

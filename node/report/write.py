@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pydicom
 
+from node import atomic
 from node.errors import ReportError
 from node.report.inputs import ReportInputs, ReportOutput
 from node.report.seg import build_seg, check_source, sort_source
@@ -28,19 +28,6 @@ def load_source(folder: str | Path) -> list[pydicom.Dataset]:
     return sort_source([pydicom.dcmread(p) for p in paths])
 
 
-def _write_atomic(ds: pydicom.Dataset, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    ds.save_as(tmp, enforce_file_format=True)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def write_report(job_dir: str | Path, source: Sequence[pydicom.Dataset], mask: np.ndarray,
                  info: ReportInputs, templates: Templates | None = None, *,
                  mark_final: bool = False) -> ReportOutput:
@@ -58,13 +45,13 @@ def write_report(job_dir: str | Path, source: Sequence[pydicom.Dataset], mask: n
     amended = tpl.descriptions.amended_prefix if info.amended_from else ""
     seg = build_seg(src, mask, info, tpl, uids, description=amended + tpl.descriptions.seg_series,
                     headline=text)
-    sr = _build_sr(src, seg, info, tpl, uids, mark_final=mark_final)
+    sr = _build_sr(src, seg, info, tpl, uids, mark_final=mark_final, headline_text=text)
     out = Path(job_dir) / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     seg_path = out / f"seg-{uids.seg_instance}.dcm"
     sr_path = out / f"sr-{uids.sr_instance}.dcm"
-    _write_atomic(seg, seg_path)
-    _write_atomic(sr, sr_path)
+    for ds, path in ((seg, seg_path), (sr, sr_path)):
+        atomic.write_with(path, lambda tmp, ds=ds: ds.save_as(tmp, enforce_file_format=True))
     return ReportOutput(seg_path=seg_path, sr_path=sr_path, study_uid=str(src[0].StudyInstanceUID),
                         seg_uid=uids.seg_instance, seg_series_uid=uids.seg_series,
                         sr_uid=uids.sr_instance, sr_series_uid=uids.sr_series, headline=text)

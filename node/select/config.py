@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-if TYPE_CHECKING:
-    from node.select.index import SeriesHeader
 
 
 class Range(BaseModel):
@@ -146,9 +142,10 @@ class SiteRule(BaseModel):
             raise ValueError(f"site rule {self.name!r} matches nothing: give at least one pattern")
         return self
 
-    def matches(self, s: SeriesHeader) -> bool:
-        pairs = ((self.manufacturer, s.manufacturer), (self.station_name, s.station_name),
-                 (self.protocol, s.protocol), (self.description, s.description))
+    def matches(self, *, manufacturer: str, station_name: str, protocol: str, description: str) -> bool:
+        """Every given pattern matches its attribute (config stays below select: plain values)."""
+        pairs = ((self.manufacturer, manufacturer), (self.station_name, station_name),
+                 (self.protocol, protocol), (self.description, description))
         return all(re.search(pat, value or "", re.IGNORECASE) is not None
                    for pat, value in pairs if pat is not None)
 

@@ -35,6 +35,7 @@ from node.select.physics import (
     inversion_prepared,
     repeats_per_position,
 )
+from node.select.record import Selection, SeriesScoreOut
 
 _T1_EVIDENCE = {"t1_physics", "acquisition_contrast_t1"}
 _NOT_PLAIN = {"t2_physics", "pd_physics", "stir", "flair", "echo_planar", "acquisition_contrast_other",
@@ -60,6 +61,9 @@ class SeriesScore:
     eligible: bool
     score: float
     terms: tuple[Term, ...]
+    tr_ms: float | None = None
+    te_ms: float | None = None
+    ti_ms: float | None = None
 
     @property
     def reasons(self) -> list[str]:
@@ -70,6 +74,13 @@ class SeriesScore:
         """Physics say T1 and nothing says fat-suppressed, post-contrast, derived or other contrast."""
         fired = {t.rule for t in self.terms}
         return bool(fired & _T1_EVIDENCE) and not fired & _NOT_PLAIN
+
+    def record(self) -> SeriesScoreOut:
+        """This score as result.json records it (the worklist's series picker shows it)."""
+        return SeriesScoreOut(series_uid=self.series_uid, description=self.description,
+                              n_images=self.n_images, orientation=self.orientation, eligible=self.eligible,
+                              score=self.score if self.eligible else None, reasons=self.reasons,
+                              tr_ms=self.tr_ms, te_ms=self.te_ms, ti_ms=self.ti_ms)
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,15 @@ class SeriesChoice:
     uncertain: bool
     reasons: list[str]
     scores: list[SeriesScore] = field(default_factory=list)
+
+    @property
+    def selection(self) -> Selection:
+        """The decision as result.json and ``select --json`` record it."""
+        return Selection(
+            series_uid=self.series_uid, description=self.description, score=self.score,
+            margin=self.margin, uncertain=self.uncertain, reasons=self.reasons,
+            series=[s.record() for s in self.scores],
+        )
 
 
 def _dixon_terms(s: SeriesHeader, rules: SelectionRules) -> list[Term]:
@@ -224,7 +244,8 @@ def _site_terms(s: SeriesHeader, rules: SelectionRules) -> tuple[str | None, lis
     """The site's own rules (config ``select.rules.site_rules``): (exclusion reason, terms)."""
     terms: list[Term] = []
     for rule in rules.site_rules:
-        if not rule.matches(s):
+        if not rule.matches(manufacturer=s.manufacturer, station_name=s.station_name, protocol=s.protocol,
+                            description=s.description):
             continue
         if rule.action is SiteAction.EXCLUDE:
             return f"excluded by site rule '{rule.name}'", []
@@ -255,7 +276,7 @@ def score_series(s: SeriesHeader, rules: SelectionRules, ctx: StudyContext | Non
     orient = s.orientation_label
     if excluded:
         return SeriesScore(s.series_uid, s.description, s.n_images, orient, False, float("-inf"),
-                           (Term(0, excluded),))
+                           (Term(0, excluded),), s.tr_ms, s.te_ms, s.ti_ms)
     terms = _physics_terms(s, rules, ctx) + _name_terms(s, rules)
     w = rules.weights
     derived = _derived_reason(s, rules)
@@ -267,7 +288,15 @@ def score_series(s: SeriesHeader, rules: SelectionRules, ctx: StudyContext | Non
         terms.append(Term(w.orientation[orient], f"{orient} slices"))
     terms += site_terms
     score = sum(t.points for t in terms)
-    return SeriesScore(s.series_uid, s.description, s.n_images, orient, True, score, tuple(terms))
+    return SeriesScore(s.series_uid, s.description, s.n_images, orient, True, score, tuple(terms),
+                       s.tr_ms, s.te_ms, s.ti_ms)
+
+
+def score_study(study: StudyIndex, rules: SelectionRules) -> list[SeriesScore]:
+    """Every series' score, best first (ties: more images, then UID, so the order is stable)."""
+    ctx = StudyContext.of(study)
+    return sorted((score_series(s, rules, ctx) for s in study.series.values()),
+                  key=lambda x: (x.score, x.n_images, x.series_uid), reverse=True)
 
 
 def choose_series(study: StudyIndex, rules: SelectionRules) -> SeriesChoice:
@@ -276,11 +305,7 @@ def choose_series(study: StudyIndex, rules: SelectionRules) -> SeriesChoice:
     ``uncertain`` is set when the runner-up scores within ``rules.uncertain_margin`` of the
     winner; QC reads it (reason selection_uncertain) and may send the case to review.
     """
-    ctx = StudyContext.of(study)
-    scores = sorted(
-        (score_series(s, rules, ctx) for s in study.series.values()),
-        key=lambda x: (x.score, x.n_images, x.series_uid), reverse=True,
-    )
+    scores = score_study(study, rules)
     eligible = [s for s in scores if s.eligible]
     if not eligible or eligible[0].score < rules.min_score:
         best = f"best {eligible[0].description!r} scored {eligible[0].score:g}" if eligible else \

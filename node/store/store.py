@@ -212,6 +212,21 @@ class Store:
                  event.sop_instance_uid, event.detail),
             )
 
+    def remove_study(self, study_uid: str, *, dry_run: bool = False) -> tuple[int, int]:
+        """Delete a study's spool files and index rows (retention); returns (instances, bytes).
+
+        The index rows go after the files, so a crash in between leaves rows whose file is
+        missing (re-run removes them), never a spool file that nothing indexes.
+        """
+        with self._lock:
+            rows = self._conn.execute("SELECT path, size FROM instances WHERE study_uid=?",
+                                      (study_uid,)).fetchall()
+            if not dry_run:
+                for row in rows:
+                    (self.spool.root / row["path"]).unlink(missing_ok=True)
+                self._conn.execute("DELETE FROM instances WHERE study_uid=?", (study_uid,))
+        return len(rows), sum(int(r["size"]) for r in rows)
+
     # -- reading ---------------------------------------------------------------------------
     def _select(self, where: str, args: tuple) -> list[InstanceRecord]:
         with self._lock:

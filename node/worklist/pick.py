@@ -14,9 +14,11 @@ import io
 
 import numpy as np
 
+from node import atomic
 from node.config import NodeConfig
-from node.jobs.model import JobResult, JobState, QcOutcome, Selection, SeriesScoreOut
-from node.jobs.pipeline import RESULT_FILE, JobContext
+from node.jobs.model import JobResult, JobState, QcOutcome
+from node.jobs.pipeline import JobContext
+from node.select.record import Selection, SeriesScoreOut
 from node.worklist.review import (
     AUTO_MASK_FILE,
     IMAGE_FILE,
@@ -24,6 +26,7 @@ from node.worklist.review import (
     MASK_FILE,
     ReviewError,
     job_dir,
+    job_folder,
     load_result,
 )
 
@@ -44,14 +47,10 @@ def series_table(cfg: NodeConfig, job_id: str) -> tuple[JobResult, list[SeriesSc
     result = load_result(cfg, job_id)
     if result.selection is not None and result.selection.series:
         return result, list(result.selection.series)
-    from node.jobs.stages import series_out
-    from node.select.rules import StudyContext, score_series
+    from node.select.rules import score_study
 
     ctx = JobContext(job_id, job_dir(cfg, job_id), cfg, result)
-    sctx = StudyContext.of(ctx.study)
-    scores = sorted((score_series(s, cfg.select.rules, sctx) for s in ctx.study.series.values()),
-                    key=lambda x: (x.score, x.n_images), reverse=True)
-    return result, series_out(ctx.study, scores)
+    return result, [s.record() for s in score_study(ctx.study, cfg.select.rules)]
 
 
 def thumbnail(cfg: NodeConfig, job_id: str, series_uid: str) -> bytes:
@@ -81,7 +80,7 @@ def thumbnail(cfg: NodeConfig, job_id: str, series_uid: str) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     cache.parent.mkdir(exist_ok=True)
-    cache.write_bytes(buf.getvalue())
+    atomic.write_bytes(cache, buf.getvalue())
     return buf.getvalue()
 
 
@@ -114,7 +113,7 @@ def pick_series(cfg: NodeConfig, job_id: str, series_uid: str, user: str) -> Job
         (d / name).unlink(missing_ok=True)
     for key in ("image", "mask"):
         result.artefacts.pop(key, None)
-    result.to_file(d / RESULT_FILE)
+    job_folder(cfg, job_id).save_result(result)
     return reopen_job(cfg, job_id, "segment", done=["select"])
 
 
