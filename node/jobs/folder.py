@@ -33,7 +33,7 @@ class Artefact(StrEnum):
     IMAGE = "image.nii.gz"  # worklist: the selected series on the mask's grid
     AUTO_MASK = "mask_automatic.nii.gz"  # worklist: the automatic mask a reviewer replaced
     INTERACTIVE_MASK = "mask_interactive.nii.gz"  # worklist: the extreme-point model's proposal
-    REPORT = "report"  # report: folder of seg-<uid>.dcm / sr-<uid>.dcm (node.report.write.REPORT_DIR)
+    REPORT = "report"  # report: seg-<uid>.dcm / sr-<uid>.dcm / key-<uid>.dcm (node.report.write.REPORT_DIR)
 
 
 #: what retention keeps of a finished job (the PACS holds the images)

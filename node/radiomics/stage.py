@@ -3,7 +3,8 @@
 Reads the series again (exact DICOM geometry, :mod:`node.segment.geometry`) and the mask the
 segment stage (or a reviewer's correction) left in the job folder, and writes
 ``features.json`` (a :class:`FeatureVector` with the settings hash the classifier checks).
-The longest axial diameter is measured here too, because the SR reports it next to P(ALT).
+The longest axial diameter (:mod:`node.radiomics.diameter`) is measured here too, because the SR
+reports it next to P(ALT).
 """
 
 from __future__ import annotations
@@ -16,30 +17,13 @@ import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
 from node.jobs.model import JobState
 from node.jobs.pipeline import register_stage
+from node.radiomics.diameter import longest_axial_diameter_mm
 from node.radiomics.features import extract
 from node.radiomics.settings import load_settings
 from node.segment.geometry import read_series, to_sitk
 
 if TYPE_CHECKING:
     from node.jobs.pipeline import JobContext
-
-def longest_axial_diameter_mm(mask: sitk.Image) -> float:
-    """Largest in-slice (rows × columns plane) distance between two mask voxels, in mm.
-
-    Computed on each slice's boundary points with physical spacing; slices are the
-    acquisition planes, the reading radiologists' "axial" measurement for axial series.
-    """
-    arr = sitk.GetArrayViewFromImage(mask) > 0
-    sy, sx = mask.GetSpacing()[1], mask.GetSpacing()[0]
-    best = 0.0
-    for z in np.flatnonzero(arr.reshape(arr.shape[0], -1).any(axis=1)):
-        ys, xs = np.nonzero(arr[z])
-        pts = np.stack([ys * sy, xs * sx], axis=1)
-        if len(pts) > 2000:  # boundary-ish subsample keeps this O(n²) step small
-            pts = pts[np.random.default_rng(0).choice(len(pts), 2000, replace=False)]
-        d = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)).max()
-        best = max(best, float(d))
-    return round(best, 1)
 
 
 def radiomics_stage(ctx: JobContext) -> None:

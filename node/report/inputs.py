@@ -72,3 +72,6 @@ class ReportOutput(BaseModel):
     sr_uid: str
     sr_series_uid: str
     headline: str
+    key_image_path: Path | None = None
+    key_image_uid: str | None = None
+    key_image_series_uid: str | None = None

@@ -77,11 +77,15 @@ def report_stage(ctx: JobContext) -> None:
     source, mask = seg_source(datasets, grid_mask, volume)
     cfg = ctx.cfg.report
     out = write_report(ctx.job_dir, source, mask, info, load_templates(cfg.templates_file),
-                       mark_final=cfg.mark_final)
+                       mark_final=cfg.mark_final, key_image=cfg.key_image)
     ctx.result.seg_sop_instance_uid = out.seg_uid
     ctx.result.sr_sop_instance_uid = out.sr_uid
     ctx.result.artefacts["seg"] = ctx.folder.relative(out.seg_path)
     ctx.result.artefacts["sr"] = ctx.folder.relative(out.sr_path)
+    if out.key_image_path is not None:
+        ctx.result.artefacts["key_image"] = ctx.folder.relative(out.key_image_path)
+    else:
+        ctx.result.artefacts.pop("key_image", None)
 
 
 register_stage("report", JobState.REPORTED, "node.report.stage:report_stage")

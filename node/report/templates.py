@@ -123,6 +123,8 @@ class DescriptionsT(_Model):
     amended_prefix: str = Field(max_length=16)
     seg_series_number: int = Field(ge=1, le=2**31 - 1)
     sr_series_number: int = Field(ge=1, le=2**31 - 1)
+    key_image_series: str = "{headline}"
+    key_image_series_number: int = Field(9903, ge=1, le=2**31 - 1)
 
 
 class Templates(_Model):

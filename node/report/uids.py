@@ -34,6 +34,8 @@ class ResultUids:
     sr_series: str
     sr_instance: str
     tracking: str  # the segment's tracking UID, shared by the SEG and the SR that measures it
+    key_image_series: str
+    key_image_instance: str
 
 
 def result_uids(source_series_uid: str, mask: np.ndarray, info: ReportInputs,
@@ -58,4 +60,6 @@ def result_uids(source_series_uid: str, mask: np.ndarray, info: ReportInputs,
         sr_series=uid("sr-series", True),
         sr_instance=uid("sr-instance", True),
         tracking=str(generate_uid(entropy_srcs=[seg_instance, "tracking"])),
+        key_image_series=uid("key-image-series", True),
+        key_image_instance=uid("key-image-instance", True),
     )

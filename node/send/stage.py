@@ -1,4 +1,4 @@
-"""Job-pipeline stage ``send``: queue the job's SEG + SR in the outbox and work it.
+"""Job-pipeline stage ``send``: queue the job's SEG + SR (+ key image) in the outbox and work it.
 
 The job reaches ``delivered`` only when every destination confirmed every SOP Instance UID.
 While the outbox still retries, :class:`~node.errors.DeliveryPending` tells the runner when the
@@ -6,7 +6,7 @@ next item is due (the outbox's ``send.retry`` policy decides, not ``jobs.max_att
 an item is dead-lettered, :class:`~node.errors.DeliveryError` (``delivery_failed``).
 With no destination configured the result stays in the job folder and the delivery
 status says so. :func:`resend_job` (``lipo-node orthanc resend JOB``) delivers a finished
-job's SEG + SR again through the same outbox.
+job's SEG + SR (+ key image) again through the same outbox.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ if TYPE_CHECKING:
 
 
 def report_files(folder: JobFolder, result: JobResult) -> list[Path]:
-    """The job's SEG and SR files; DeliveryError when the report stage has not written them."""
-    files = [folder / result.artefacts[k] for k in ("seg", "sr") if k in result.artefacts]
-    if len(files) != 2:
+    """The job's SEG and SR files, and the key image when the report stage wrote one
+    (``report.key_image``); DeliveryError when the report stage has not written SEG + SR."""
+    if not {"seg", "sr"} <= result.artefacts.keys():
         raise DeliveryError(f"job {result.job_id} has no SEG/SR yet (state {result.state.value}); "
                             "run the report stage first")
-    return files
+    return [folder / result.artefacts[k] for k in ("seg", "sr", "key_image") if k in result.artefacts]
 
 
 def send_stage(ctx: JobContext) -> None:
