@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 
 import pydicom
@@ -91,8 +92,13 @@ def test_reviewer_picks_the_series_when_no_t1_qualifies(tmp_path: Path, pacs: Lo
             page.wait_for_selector("#series-picker")
             rows = page.locator("#series tbody tr")
             assert rows.count() == len(study.series)
-            page.wait_for_function("Array.from(document.querySelectorAll('img.thumb'))"
-                                   ".every(i => i.complete && i.naturalWidth)", timeout=60_000)
+            # polled with evaluate: the page's CSP forbids the eval that wait_for_function uses
+            loaded = ("() => Array.from(document.querySelectorAll('img.thumb'))"
+                      ".every(i => i.complete && i.naturalWidth)")
+            deadline = time.monotonic() + 60
+            while not page.evaluate(loaded) and time.monotonic() < deadline:
+                page.wait_for_timeout(200)
+            assert page.evaluate(loaded), "thumbnails did not load"
             t1 = page.locator(f"#series tr[data-series='{study.t1_series_uid}']")
             t1_hdr = pydicom.dcmread(next(study.t1_series_dir.iterdir()), stop_before_pixels=True)
             assert "excluded by site rule 'T1 protocol retired'" in t1.inner_text()
