@@ -57,7 +57,8 @@ SR_FINDINGS: set[Code] = {  # what the report states
     ("99LIPONODE", "OOD", "Outside training distribution"),
 }
 PRIVATE_ALLOWED = {"PALT", "QCSTATUS", "QCPASS", "QCFAIL", "QCREVIEWED", "OOD",
-                   "SEGAUTO", "SEGINTERACTIVE", "SEGMANUAL"}
+                   "SEGAUTO", "SEGINTERACTIVE", "SEGMANUAL",
+                   "T1SELECT", "T1SELAUTO", "T1SELMANUAL"}  # only when a reviewer picked the series
 
 
 def codes(ds: pydicom.Dataset) -> set[Code]:

@@ -137,3 +137,15 @@ def test_headline_is_in_the_sr_series_description_not_content_description(
     seg = pydicom.dcmread(out.seg_path)
     assert seg.ContentDescription == out.headline
     assert seg.SegmentSequence[0].SegmentAlgorithmType == "SEMIAUTOMATIC"
+
+
+def test_sr_of_a_manually_picked_series_says_so_and_stays_valid(siemens_study: Path, tmp_path: Path) -> None:
+    src, mask = source_and_mask(siemens_study / SIEMENS_SAG)
+    out = write_report(tmp_path / "job", src, mask, inputs(series_selection="manual"))
+    v = dciodvfy(out.sr_path)
+    assert v.errors == [], v.errors
+    dump = dsrdump(out.sr_path)
+    assert '"T1 series selection")=(T1SELMANUAL,99LIPONODE' in dump
+    tid1500(out.sr_path, tmp_path / "tid")  # dcmqi still reads the TID 1500 report
+    auto = write_report(tmp_path / "auto", src, mask, inputs())
+    assert "T1 series selection" not in dsrdump(auto.sr_path)

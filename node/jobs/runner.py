@@ -174,12 +174,21 @@ class LocalRunner:
             chosen: str | None = choose_series(study, self.cfg.select.rules).series_uid
         except NoT1Series:
             chosen = None
-        had_no_t1 = row.state is JobState.FAILED and row.error_code == NoT1Series.code
-        redo = chosen is not None and (had_no_t1 or chosen != row.series_uid or row.series_uid in late_series)
+        had_no_t1 = (row.state in (JobState.FAILED, JobState.NEEDS_REVIEW)
+                     and row.error_code == NoT1Series.code)
+        manual = result.selection is not None and result.selection.method == "manual"
+        if manual:  # a reviewer's pick stands; redo only if that series itself got more images
+            redo = row.series_uid in late_series
+        else:
+            redo = chosen is not None and (had_no_t1 or chosen != row.series_uid
+                                           or row.series_uid in late_series)
         if redo:
             from node.jobs.control import reopen_job
 
-            result = reopen_job(self.cfg, row.job_id, "select")
+            if manual:
+                result = reopen_job(self.cfg, row.job_id, "segment", done=["select"])
+            else:
+                result = reopen_job(self.cfg, row.job_id, "select")
             result.supersede_reported()
         tag = "late_instances" if redo else "late_instances_ignored"
         if tag not in result.warnings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -38,6 +39,8 @@ class ReportInputs(BaseModel):
     diameter_mm: float | None = Field(None, ge=0.0, description="None: the NUM is omitted")
     model_versions: dict[str, str] = Field(min_length=1)
     amended_from: PreviousResult | None = None
+    series_selection: Literal["automatic", "manual"] = Field(
+        "automatic", description="manual: a reviewer picked the T1 series in the worklist")
 
     @model_validator(mode="after")
     def _versions_are_text(self) -> ReportInputs:

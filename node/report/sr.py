@@ -125,6 +125,9 @@ def build_sr(source: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, info: 
                      code(t.segmentation_method_values[info.seg_method.value]), algo),
         _qualitative(code(t.ood_flag), code(t.yes if info.ood else t.no), algo),
     ]
+    if info.series_selection == "manual":  # the reviewer, not the rules, chose the source series
+        evaluations.append(_qualitative(code(t.series_selection),
+                                        code(t.series_selection_values["manual"]), algo))
     region = anatomic_region(source, templates)
     sites = [hd.sr.FindingSite(region)] if region is not None else None
 

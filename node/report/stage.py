@@ -58,6 +58,8 @@ def inputs_from_result(ctx: JobContext) -> ReportInputs:
         qc_reasons=tuple(r.qc.reason_codes), seg_method=r.seg_method, ood=bool(r.ood_flag),
         volume_ml=r.volume_ml, diameter_mm=r.diameter_mm, model_versions=versions,
         amended_from=_previous(ctx.job_dir, r.amends),
+        series_selection="manual" if r.selection is not None and r.selection.method == "manual"
+        else "automatic",
     )
 
 

@@ -96,6 +96,13 @@ class SrT(_Model):
     ood_flag: CodeT
     yes: CodeT
     no: CodeT
+    series_selection: CodeT = Field(default_factory=lambda: CodeT(
+        value="T1SELECT", scheme="99LIPONODE", meaning="T1 series selection"))
+    series_selection_values: dict[str, CodeT] = Field(default_factory=lambda: {
+        "automatic": CodeT(value="T1SELAUTO", scheme="99LIPONODE", meaning="T1 series selected by rules"),
+        "manual": CodeT(value="T1SELMANUAL", scheme="99LIPONODE",
+                        meaning="T1 series picked by a reviewer"),
+    })
 
     @field_validator("predicted_class")
     @classmethod

@@ -10,7 +10,7 @@ from node.config import load_config
 from node.errors import LipoNodeError
 from node.select.completeness import series_problems
 from node.select.index import StudyIndex
-from node.select.rules import SeriesChoice, choose_series, score_series
+from node.select.rules import SeriesChoice, choose_series, score_study
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,12 +35,16 @@ def _select(args: argparse.Namespace) -> int:
     try:
         choice = choose_series(study, rules)
     except LipoNodeError as exc:
+        scores = score_study(study, rules)
         if args.json:
-            scores = [score_series(s, rules) for s in study.series.values()]
             print(json.dumps({"error": exc.code, "message": str(exc), "series": [
                 {"series_uid": s.series_uid, "description": s.description, "reasons": s.reasons}
                 for s in scores]}, indent=2))
             return 1
+        for s in scores:  # why nothing qualified, then the coded error
+            score = f"{s.score:7.1f}" if s.eligible else "      -"
+            print(f"  {score}  {s.n_images:>6}  {s.orientation:<9} {s.description[:28]:<28} "
+                  + "; ".join(s.reasons))
         raise
     if args.json:
         print(json.dumps(_choice_json(choice), indent=2))

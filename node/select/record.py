@@ -22,6 +22,9 @@ class SeriesScoreOut(_Model):
     eligible: bool
     score: float | None = Field(description="None for a series that is not eligible")
     reasons: list[str]
+    tr_ms: float | None = None
+    te_ms: float | None = None
+    ti_ms: float | None = None
 
 
 class Selection(_Model):
@@ -32,3 +35,6 @@ class Selection(_Model):
     uncertain: bool
     reasons: list[str]
     series: list[SeriesScoreOut] = Field(default_factory=list)
+    method: str = Field("automatic", description="automatic (rules) | manual (a reviewer's pick) | "
+                        "none (no T1 found: waits for a reviewer's pick)")
+    picked_by: str | None = None
