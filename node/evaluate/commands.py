@@ -105,7 +105,8 @@ def _run_workflow(args: argparse.Namespace) -> int:
     calib = args.calibration_from or cohorts / "train" / "predictions_radiomics.csv"
     opts = WorkflowOptions(limit=args.limit, n_boot=args.n_boot, seed=args.seed, bundles=bundles,
                            manual_below=args.manual_below, cache_dir=args.cache,
-                           calibration_from=calib)
+                           calibration_from=calib if calib.is_file() else None,
+                           resume=args.resume)
     rep = run_workflow(cohorts, list(args.profile), Path(args.out), cfg, opts)
     print(f"report: {rep.markdown}\nhtml:   {rep.html}\nroc:    {rep.png} {rep.svg}")
     return 0
@@ -170,6 +171,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--calibration-from", type=Path, default=None,
                    help="out-of-fold predictions CSV for the Platt map (default: "
                         "<cohorts>/train/predictions_radiomics.csv when present)")
+    w.add_argument("--resume", action="store_true",
+                   help="reuse <out>/<profile>/ cases and predictions of an earlier run")
     w.add_argument("--n-boot", type=int, default=2000)
     w.add_argument("--seed", type=int, default=0)
     w.set_defaults(func=_run_workflow)

@@ -53,6 +53,7 @@ class WorkflowOptions:
     manual_below: float = 0.70
     cache_dir: Path | None = None          # truth-mask feature cache
     calibration_from: Path | None = None   # OOF predictions (Patient,label,prob) for Platt
+    resume: bool = False                   # reuse <out>/<profile>/ written by an earlier run
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,8 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
     labels = read_labels(cohort)
     patients = [p for p in labels.index if (cohort / p / "image.nii.gz").is_file()]
     patients = patients[:wf.opts.limit]
+    if wf.opts.resume and (out_dir / "cases.csv").is_file():
+        return _load_profile(out_dir, patients)
     rng = np.random.default_rng(wf.opts.seed)
     cases: list[WorkflowCase] = []
     preds: dict[str, list[tuple[str, str, float]]] = {}
@@ -198,6 +201,23 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
     with (out_dir / "failures.csv").open("w", newline="") as fh:
         csv.writer(fh).writerows([("Patient", "reason"), *failures])
     return cases, preds, failures
+
+
+def _load_profile(out_dir: Path, patients: list[str]
+                  ) -> tuple[list[WorkflowCase], dict[str, list[tuple[str, str, float]]],
+                             list[tuple[str, str]]]:
+    """A profile written by an earlier run (``resume``), restricted to ``patients``."""
+    keep = set(patients)
+    df = pd.read_csv(out_dir / "cases.csv", dtype={"patient": str, "qc_codes": str},
+                     keep_default_na=False)
+    cases = [WorkflowCase(**r) for r in df.to_dict("records") if r["patient"] in keep]
+    preds = {}
+    for f in sorted(out_dir.glob("predictions_*.csv")):
+        d = pd.read_csv(f, dtype={"Patient": str})
+        preds[f.stem.removeprefix("predictions_")] = [
+            (r.Patient, r.label, float(r.prob)) for r in d.itertuples() if r.Patient in keep]
+    fails = pd.read_csv(out_dir / "failures.csv", dtype=str)
+    return cases, preds, [(a, b) for a, b in fails.itertuples(index=False) if a in keep]
 
 
 def quality_markdown(per_profile: dict[str, list[WorkflowCase]]) -> str:
@@ -275,6 +295,10 @@ def run_workflow(cohorts: Path, profiles: list[str], out_dir: Path, cfg: NodeCon
         per_profile[prof] = cases
         preds_all[prof] = preds
         fails_all[prof] = len(fails)
+        ys = {lab for rows in preds.values() for _, lab, _ in rows}
+        if len(ys) < 2:
+            log.warning("profile %s: one class only (%s), no AUC", prof, sorted(ys))
+            continue
         if preds:
             order = [f"{k}_{s}" for k in KINDS[:3] for s in ("truth", "workflow")] + ["clinical"]
             files.append(CohortFiles(prof, tuple(out_dir / prof / f"predictions_{n}.csv"
@@ -283,20 +307,35 @@ def run_workflow(cohorts: Path, profiles: list[str], out_dir: Path, cfg: NodeCon
         raise RuntimeError("every case of every profile failed (see failures.csv)")
     results = evaluate_files(files, n_boot=opts.n_boot, seed=opts.seed,
                              reference="radiomics_truth")
-    platt = None
+    platt, platt_text = None, "none fitted"
     if opts.calibration_from is not None and Path(opts.calibration_from).is_file():
         oof = read_predictions(opts.calibration_from)[0].per_patient()
         platt = PlattMap.fit(oof.y, oof.scores)
-    cals, subs = [], []
+        platt_text = f"fitted on {opts.calibration_from}"
+    frames = {}
     for prof, preds in preds_all.items():
         labels = read_labels(cohorts / prof)
         for name in ("radiomics_truth", "radiomics_workflow"):
-            if name not in preds:
-                continue
-            df = pd.DataFrame(preds[name], columns=["Patient", "label", "prob"]).set_index(
-                "Patient")
-            y = labels.loc[df.index, "y"]
-            cals.append(calibrate(prof, name, y.to_numpy(), df["prob"].to_numpy(), platt))
+            if name in preds:
+                df = pd.DataFrame(preds[name], columns=["Patient", "label", "prob"]
+                                  ).set_index("Patient")
+                df["y"] = labels.loc[df.index, "y"]
+                frames[prof, name] = (df, labels)
+    cals, subs = [], []
+    for (prof, name), (df, labels) in frames.items():
+        pm = platt
+        if pm is None and prof != "train":
+            # leave-one-profile-out: fitted on the other test profiles' predictions of the
+            # same mask source, never on the cohort it is applied to (nor on in-sample train)
+            others = [d for (p, n), (d, _) in frames.items()
+                      if n == name and p not in (prof, "train")]
+            if others and len(set(pd.concat(others)["y"])) == 2:
+                o = pd.concat(others)
+                pm = PlattMap.fit(o["y"].to_numpy(), o["prob"].to_numpy())
+                platt_text = "leave-one-profile-out over the test profiles"
+        if len(set(df["y"])) == 2:
+            cals.append(calibrate(prof, name, df["y"].to_numpy(), df["prob"].to_numpy(), pm))
+            y = df["y"]
             subs += subgroup_aucs(prof, name, y, df["prob"], labels, n_boot=opts.n_boot,
                                   seed=opts.seed)
     n_total = sum(len(c) for c in per_profile.values())
@@ -308,6 +347,7 @@ def run_workflow(cohorts: Path, profiles: list[str], out_dir: Path, cfg: NodeCon
         "with its reference mask ('_truth'). P-values: DeLong against radiomics_truth. "
         f"Cases: {', '.join(f'{p} {len(c)}' for p, c in per_profile.items())} ({n_total} in "
         f"all; failures: {fails_all}); stratified bootstrap {opts.n_boot}x. "
+        f"Platt calibration map: {platt_text}. "
         "Synthetic data: these numbers check the machinery, not the method.")
     rep = evaluate_and_report(results, out_dir, "Complete approach: workflow masks vs truth "
                               "masks", intro, seed=opts.seed)
