@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from node.jobs.pipeline import JobContext
 
 DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "demo" / "classifier"
+DEMO_MULTI_SEQUENCE_BUNDLE = DEMO_BUNDLE.with_name("classifier_multi_sequence")
 
 
 @cache
@@ -26,7 +27,9 @@ def classify_stage(ctx: JobContext) -> None:
     """Raises ModelBundleMismatch when the features came from other extraction settings."""
     from node.jobs.model import ModelRef
 
-    bundle = _bundle(Path(ctx.cfg.classify.bundle or DEMO_BUNDLE))
+    c = ctx.cfg.classify
+    bundle = _bundle(Path(c.multi_sequence_bundle or DEMO_MULTI_SEQUENCE_BUNDLE)
+                     if c.model == "multi_sequence" else Path(c.bundle or DEMO_BUNDLE))
     features = FeatureVector.from_file(ctx.job_dir / ctx.result.artefacts.get("features", "features.json"))
     pred = bundle.predict(features, None)
     ctx.result.alt_probability = round(pred.alt_probability, 4)

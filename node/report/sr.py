@@ -47,6 +47,8 @@ def _algorithm(info: ReportInputs, tpl: Templates) -> hd.sr.AlgorithmIdentificat
     return hd.sr.AlgorithmIdentification(
         name=tpl.algorithm.name, version=version[:64], family=tpl.code(tpl.algorithm.family),
         manufacturer=tpl.equipment.manufacturer,
+        # TID 4019 Algorithm Parameters: which sequences fed the classifier (multi-sequence)
+        parameters=[f"sequences: {', '.join(info.sequences)}"[:64]] if info.sequences else None,
     )
 
 
