@@ -152,6 +152,8 @@ def run_multiseq(cohorts: Path, out_dir: Path, opts: MultiSeqOptions) -> ReportF
                                   multi_hash(settings.settings_hash, reg.settings_hash)),
                            list(X_all.columns)),
     }
+    for name, (bundle, _) in models.items():
+        bundle.save(out_dir / "bundles" / name)
     files = []
     for prof, df in frames.items():
         if prof == "train":
