@@ -76,8 +76,7 @@ def test_workflow_command_reports_truth_and_workflow_masks(cohorts: Path, tmp_pa
                     "## Calibration", "## Subgroups", "radiomics_workflow"):
         assert section in md
     assert (out / "calibration.png").is_file()
-    rows = {r["model"]: r for r in json.loads((out / "results.json").read_text())["cohorts"][0]
-            ["rows"]}
+    rows = {r["model"]: r for r in json.loads((out / "results.json").read_text())[0]["rows"]}
     assert {"radiomics_truth", "radiomics_workflow"} <= set(rows)
 
 
