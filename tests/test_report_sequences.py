@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pydicom
 from report_helpers import dciodvfy, dsrdump, inputs, source_and_mask
 
 from node.report import write_report
 from node.synthetic.study import StudySpec, generate_study
+
+
+def _texts(ds: pydicom.Dataset) -> list[tuple[str, str]]:
+    out = []
+    for item in getattr(ds, "ContentSequence", []):
+        if item.ValueType == "TEXT":
+            out.append((item.ConceptNameCodeSequence[0].CodeMeaning, item.TextValue))
+        out += _texts(item)
+    return out
 
 
 def test_sr_names_the_sequences_only_for_the_multi_sequence_model(tmp_path: Path) -> None:
@@ -16,6 +26,8 @@ def test_sr_names_the_sequences_only_for_the_multi_sequence_model(tmp_path: Path
     multi = write_report(tmp_path / "multi", src, mask,
                          inputs(sequences=("T1", "T1-GD", "T2/T2-FS/STIR")))
     assert dciodvfy(multi.sr_path).errors == []
-    assert "sequences: T1, T1-GD, T2/T2-FS/STIR" in dsrdump(multi.sr_path)
+    assert '"Algorithm Parameters")="sequences: T1' in dsrdump(multi.sr_path)
+    params = {v for k, v in _texts(pydicom.dcmread(multi.sr_path)) if k == "Algorithm Parameters"}
+    assert params == {"sequences: T1, T1-GD, T2/T2-FS/STIR"}
     t1 = write_report(tmp_path / "t1", src, mask, inputs())
-    assert "sequences:" not in dsrdump(t1.sr_path)
+    assert not [k for k, _ in _texts(pydicom.dcmread(t1.sr_path)) if k == "Algorithm Parameters"]
