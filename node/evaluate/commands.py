@@ -106,7 +106,7 @@ def _run_workflow(args: argparse.Namespace) -> int:
     opts = WorkflowOptions(limit=args.limit, n_boot=args.n_boot, seed=args.seed, bundles=bundles,
                            manual_below=args.manual_below, cache_dir=args.cache,
                            calibration_from=calib if calib.is_file() else None,
-                           resume=args.resume)
+                           resume=args.resume, report_only=args.report_only)
     rep = run_workflow(cohorts, list(args.profile), Path(args.out), cfg, opts)
     print(f"report: {rep.markdown}\nhtml:   {rep.html}\nroc:    {rep.png} {rep.svg}")
     return 0
@@ -173,6 +173,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "<cohorts>/train/predictions_radiomics.csv when present)")
     w.add_argument("--resume", action="store_true",
                    help="reuse <out>/<profile>/ cases and predictions of an earlier run")
+    w.add_argument("--report-only", action="store_true",
+                   help="only re-report what <out>/<profile>/ holds (no segmentation)")
     w.add_argument("--n-boot", type=int, default=2000)
     w.add_argument("--seed", type=int, default=0)
     w.set_defaults(func=_run_workflow)

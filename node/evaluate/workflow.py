@@ -54,6 +54,7 @@ class WorkflowOptions:
     cache_dir: Path | None = None          # truth-mask feature cache
     calibration_from: Path | None = None   # OOF predictions (Patient,label,prob) for Platt
     resume: bool = False                   # reuse <out>/<profile>/ written by an earlier run
+    report_only: bool = False              # resume and compute nothing new (report only)
 
 
 @dataclass(frozen=True)
@@ -152,13 +153,18 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
     labels = read_labels(cohort)
     patients = [p for p in labels.index if (cohort / p / "image.nii.gz").is_file()]
     patients = patients[:wf.opts.limit]
-    if wf.opts.resume and (out_dir / "cases.csv").is_file():
-        return _load_profile(out_dir, patients)
-    rng = np.random.default_rng(wf.opts.seed)
     cases: list[WorkflowCase] = []
     preds: dict[str, list[tuple[str, str, float]]] = {}
     failures: list[tuple[str, str]] = []
+    if (wf.opts.resume or wf.opts.report_only) and (out_dir / "cases.csv").is_file():
+        cases, preds, failures = _load_profile(out_dir, patients)
+    if wf.opts.report_only:
+        return cases, preds, failures
+    done = {c.patient for c in cases} | {p for p, _ in failures}
     for pid in patients:
+        if pid in done:
+            continue
+        rng = np.random.default_rng([wf.opts.seed, patients.index(pid)])
         row = labels.loc[pid]
         try:
             image = sitk.ReadImage(str(cohort / pid / "image.nii.gz"), sitk.sitkFloat32)
@@ -206,7 +212,7 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
 def _load_profile(out_dir: Path, patients: list[str]
                   ) -> tuple[list[WorkflowCase], dict[str, list[tuple[str, str, float]]],
                              list[tuple[str, str]]]:
-    """A profile written by an earlier run (``resume``), restricted to ``patients``."""
+    """What an earlier run (``resume``) wrote for ``patients``; the rest is computed."""
     keep = set(patients)
     df = pd.read_csv(out_dir / "cases.csv", dtype={"patient": str, "qc_codes": str},
                      keep_default_na=False)
