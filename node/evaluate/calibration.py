@@ -160,12 +160,13 @@ def plot_reliability(cals: list[Calibration], out_stem: Path) -> tuple[Path, Pat
     return png, svg
 
 
-def calibration_markdown(cals: list[Calibration], figure: str | None = None) -> str:
+def calibration_markdown(cals: list[Calibration], figure: str | None = None,
+                         platt: str = "fitted on the training cohort's out-of-fold P(ALT) and "
+                                      "applied unchanged") -> str:
     lines = ["## Calibration", "",
              "Brier score [bootstrap 95 % CI] (reference: always predicting the cohort's "
-             "prevalence); Platt map fitted on the training cohort's out-of-fold P(ALT) and "
-             "applied unchanged. Reliability bins: equal-count, observed ALT share with Wilson "
-             "95 % CI.", "",
+             f"prevalence); Platt map {platt}. Reliability bins: equal-count, observed ALT "
+             "share with Wilson 95 % CI.", "",
              "| Cohort | Model | n | Brier | Brier (prevalence only) | Brier after Platt | "
              "reliability bins: mean P -> observed (n) |",
              "|---|---|---|---|---|---|---|"]

@@ -360,7 +360,7 @@ def run_workflow(cohorts: Path, profiles: list[str], out_dir: Path, cfg: NodeCon
     png, _ = plot_reliability(cals, out_dir / "calibration")
     with rep.markdown.open("a") as fh:
         fh.write("\n" + quality_markdown(per_profile) + "\n" + gap_markdown(results) + "\n"
-                 + calibration_markdown(cals, png.name) + "\n"
+                 + calibration_markdown(cals, png.name, platt_text) + "\n"
                  + subgroups_markdown(subs, "Models: radiomics with the reference mask "
                                       "(_truth) and with the workflow mask (_workflow).")
                  + "\n")
