@@ -338,7 +338,7 @@ def run_workflow(cohorts: Path, profiles: list[str], out_dir: Path, cfg: NodeCon
             if others and len(set(pd.concat(others)["y"])) == 2:
                 o = pd.concat(others)
                 pm = PlattMap.fit(o["y"].to_numpy(), o["prob"].to_numpy())
-                platt_text = "leave-one-profile-out over the test profiles"
+                platt_text = "fitted leave-one-profile-out on the other test profiles (never the cohort it is applied to)"
         if len(set(df["y"])) == 2:
             cals.append(calibrate(prof, name, df["y"].to_numpy(), df["prob"].to_numpy(), pm))
             y = df["y"]
