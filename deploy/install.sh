@@ -63,4 +63,19 @@ if [ -f "$ROOT/node/worklist/frontend/package.json" ]; then
     (cd "$ROOT/node/worklist/frontend" && npm install --no-audit --no-fund --silent && npm run --silent build)
   fi
 fi
+# OHIF viewer for radiologists (and the browser test): the prebuilt dist/ of the npm package
+# @ohif/app, pinned (node/orthanc/ohif.py OHIF_VERSION). Only its tarball is fetched (npm pack
+# checks the registry's integrity hash): dist/ is self-contained, its dependencies are bundled.
+OHIF_VERSION="3.13.2"
+OHIF_DIR="$ROOT/deploy/ohif"
+if [ "$(cat "$OHIF_DIR/dist/.lipo-node-ohif-version" 2>/dev/null)" != "$OHIF_VERSION" ]; then
+  echo "[install] OHIF viewer @ohif/app@$OHIF_VERSION"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "@ohif/app@$OHIF_VERSION" >/dev/null)
+  rm -rf "$OHIF_DIR/dist.new" && mkdir -p "$OHIF_DIR/dist.new"
+  tar -xzf "$tmp"/ohif-app-"$OHIF_VERSION".tgz -C "$OHIF_DIR/dist.new" --strip-components=2 package/dist
+  echo "$OHIF_VERSION" > "$OHIF_DIR/dist.new/.lipo-node-ohif-version"
+  rm -rf "$OHIF_DIR/dist" && mv "$OHIF_DIR/dist.new" "$OHIF_DIR/dist"
+  rm -rf "$tmp"
+fi
 echo "[install] ok: $VENV"

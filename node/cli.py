@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from node import __version__
 from node.errors import LipoNodeError
 
 _COMMAND_MODULES = (
-    "node.receive.commands",   # serve
+    "node.app.commands",       # serve, cleanup
     "node.select.commands",    # select
-    "node.jobs.commands",      # run, demo, worker, jobs
+    "node.jobs.commands",      # run, worker, jobs
     "node.synthetic.commands",  # synth study|cohort|preview
     "node.segment.commands",   # train-seg, train-interactive
     "node.classify.commands",  # train-classifier, classify
@@ -27,7 +28,6 @@ _COMMAND_MODULES = (
     "node.worklist.commands",  # user add
     "node.orthanc.commands",   # orthanc status|send|results|resend|pull
     "node.demo",               # demo
-    "node.store.commands",     # cleanup
     "node.bench.commands",     # bench ingest|segment|radiomics|automl|interactive|e2e
 )
 
@@ -49,7 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at exit
+        return code
+    except BrokenPipeError:  # `lipo-node jobs list | head -1`: the reader has all it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
+        return 0
     except LipoNodeError as exc:
         print(f"lipo-node: error [{exc.code}]: {exc}", file=sys.stderr)
         return 2

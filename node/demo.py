@@ -25,6 +25,7 @@ import yaml
 
 from node.config import DEFAULT_CONFIG, REPO_DIR, NodeConfig, load_config
 from node.errors import LipoNodeError
+from node.jobs.folder import Artefact, JobFolder
 from node.jobs.jobdb import JobDB, JobRow
 from node.jobs.model import JobResult, JobState
 from node.orthanc.local import LocalOrthanc, free_port, orthanc_available
@@ -141,12 +142,13 @@ def _follow(cfg_file: Path, t0: float, timeout_s: float, proc: subprocess.Popen)
                 seen = row.state
                 _say(t0, f"job {row.job_id[:12]}: {row.state.value}")
             if row.state in FINAL:
-                return JobResult.from_file(cfg.jobs_dir / row.job_id / "result.json")
+                return JobFolder.of(cfg, row.job_id).read_result()
         time.sleep(0.5)
     raise DemoError(f"no final job state within {timeout_s:.0f} s (last: {seen})")
 
 
-def _summary(result: JobResult, job_dir: Path, orthanc: LocalOrthanc | None) -> None:
+def _summary(result: JobResult, folder: JobFolder, orthanc: LocalOrthanc | None, *,
+             viewer: bool = False, keep: bool = False) -> None:
     print("\n=== lipo-node demo result ===")
     print(f"state            {result.state.value}")
     if result.alt_probability is not None:
@@ -157,10 +159,10 @@ def _summary(result: JobResult, job_dir: Path, orthanc: LocalOrthanc | None) -> 
         print(f"tumour volume    {result.volume_ml:.1f} mL, longest axial diameter {result.diameter_mm} mm")
     if result.selection:
         print(f"T1 series        {result.selection.description!r} (score {result.selection.score:.0f})")
-    for key in ("seg", "sr"):
+    for key in ("seg", "sr", "key_image"):
         if key in result.artefacts:
-            print(f"{key.upper():16} {job_dir / result.artefacts[key]}")
-    print(f"result.json      {job_dir / 'result.json'}")
+            print(f"{key.upper().replace('_', ' '):16} {folder / result.artefacts[key]}")
+    print(f"result.json      {folder / Artefact.RESULT}")
     print(f"delivery         {result.delivery.status} {' '.join(result.delivery.destinations)}")
     if result.timings_s:
         print("stage timings    " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings_s.items()))
@@ -172,6 +174,11 @@ def _summary(result: JobResult, job_dir: Path, orthanc: LocalOrthanc | None) -> 
         rows = results(OrthancApiClient(orthanc.url))
         print(f"in Orthanc       {len(rows)} result series at {orthanc.url}: "
               + "; ".join(f"{r.modality} '{r.description}'" for r in rows))
+        if viewer:
+            from node.orthanc.ohif import viewer_url
+
+            print(f"OHIF viewer      {viewer_url(orthanc.url, result.study_uid)}"
+                  + ("" if keep else "  (open while it runs: lipo-node demo --keep-running)"))
     if result.error_code:
         print(f"error            {result.error_code}: {result.error_message}")
 
@@ -187,9 +194,13 @@ def run_demo(workdir: Path, seed: int, use_orthanc: bool, timeout_s: float, keep
     _say(t0, f"study written: {study.study_dir} ({len(study.series)} series, truth in truth/)")
     node_port, http_port = free_port(), free_port()
     orthanc: LocalOrthanc | None = None
+    viewer = False
     if use_orthanc and orthanc_available():
+        from node.orthanc.ohif import ohif_installed
+
+        viewer = ohif_installed()  # OHIF under /ohif/ of the same Orthanc (deploy/install.sh)
         orthanc = LocalOrthanc(workdir / "orthanc")
-        orthanc.configure(node_aet=NODE_AET, node_port=node_port, forward=True)
+        orthanc.configure(node_aet=NODE_AET, node_port=node_port, forward=True, viewer=viewer)
     cfg_file = write_node_config(workdir, orthanc, node_port, http_port)
     log = (workdir / "lipo-node.log").open("ab")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -212,7 +223,8 @@ def run_demo(workdir: Path, seed: int, use_orthanc: bool, timeout_s: float, keep
             n = sum(cstore_folder(s.folder, node_port) for s in study.series)
             _say(t0, f"no Orthanc here: C-STOREd {n} instances straight to the node")
         result = _follow(cfg_file, t0, timeout_s, proc)
-        _summary(result, load_config(cfg_file).jobs_dir / result.job_id, orthanc)
+        _summary(result, JobFolder.of(load_config(cfg_file), result.job_id), orthanc,
+                 viewer=viewer, keep=keep)
         _say(t0, "done")
         if keep:
             print("services keep running; Ctrl-C stops them")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -37,12 +38,40 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False)
 
 
+#: loggers whose messages may quote a value read from a data set (a patient's name in a decode
+#: error, a warning about an invalid value): their quoted text and tracebacks are withheld
+_FOREIGN = ("pydicom", "pynetdicom", "py.warnings")
+_QUOTED = re.compile(r"b?'(?:[^'\\]|\\.)*'" + r'|b?"(?:[^"\\]|\\.)*"')
+
+
+class PhiGuard(logging.Filter):
+    """Redacts what a library may have copied from received data before any handler sees it.
+
+    Our own code never logs a data set value (it logs tags, UIDs, AE titles and error kinds);
+    pydicom and pynetdicom do, in warnings ("invalid value for VR PN: 'Doe^Janet'") and in the
+    tracebacks of decode errors. For their records, quoted literals become ``'<withheld>'`` and
+    a traceback shrinks to its exception type.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(_FOREIGN):
+            text = _QUOTED.sub("'<withheld>'", record.getMessage())
+            if record.exc_info and record.exc_info[0] is not None:
+                text += f" [{record.exc_info[0].__name__}]"
+            record.msg, record.args = text, None
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
 def setup_logging(level: str = "INFO", json_lines: bool = False, file: str | None = None) -> None:
     handler: logging.Handler = logging.FileHandler(file) if file else logging.StreamHandler(sys.stderr)
     if json_lines:
         handler.setFormatter(JsonLineFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(PhiGuard())
+    # warnings (pydicom's among them) go through the same handler and guard, not raw stderr
+    logging.captureWarnings(True)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -18,7 +18,7 @@ from jobs_helpers import node_cfg, store_folder
 from peers import dcmtk_env, free_port, wait_port
 
 from node.dcmtk import dcmtk
-from node.jobs.service import run_folder
+from node.jobs.control import run_folder
 from node.store import Store
 from node.worklist.app import create_app
 
@@ -125,8 +125,8 @@ def test_serve_receives_selects_and_reports_over_http(siemens_study: Path, tmp_p
 def test_serve_refuses_to_run_without_its_http_port(tmp_path: Path) -> None:
     import socket
 
+    from node.app.serve import serve
     from node.errors import LipoNodeError
-    from node.jobs.service import serve
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -142,8 +142,8 @@ def test_serve_refuses_to_run_without_its_http_port(tmp_path: Path) -> None:
 
 
 def test_served_app_puts_api_and_pages_behind_the_worklist_login(tmp_path: Path) -> None:
+    from node.app.serve import node_app
     from node.config import load_config
-    from node.jobs.service import node_app
 
     client = TestClient(node_app(load_config(None, data_dir=str(tmp_path / "var"))))
     assert client.get("/api/jobs").status_code == 401

@@ -47,9 +47,9 @@ def test_every_classifier_family_fits_and_gives_posteriors(kind: ClassifierKind)
     X, y, g = _data(80, 30)
     for seed in range(3):  # a few hyper-parameter draws per family
         spec = sample_workflow(seed, tuple(dict.fromkeys(g)), (kind,))
-        assert spec.classifier["kind"] == kind.value
+        assert spec.classifier.kind == kind.value
         if kind in (ClassifierKind.ADABOOST, ClassifierKind.XGBOOST):
-            assert 0.01 <= spec.classifier["learning_rate"] <= 1.0  # not WORC's 10^U(0.01,1)
+            assert 0.01 <= spec.classifier.learning_rate <= 1.0  # not WORC's 10^U(0.01,1)
         p = build_pipeline(spec, g).fit(X, y).predict_proba(X)[:, 1]
         assert p.shape == (80,) and np.all((p >= 0) & (p <= 1))
 

@@ -93,7 +93,9 @@ def _palt_from_sr(client: OrthancApiClient, sr_series_uid: str) -> float:
         for item in items:
             name = item.ConceptNameCodeSequence[0] if "ConceptNameCodeSequence" in item else None
             if item.get("ValueType") == "NUM" and name is not None and name.CodeValue == "PALT":
-                values.append(float(item.MeasuredValueSequence[0].NumericValue))
+                measured = item.MeasuredValueSequence[0]
+                assert measured.MeasurementUnitsCodeSequence[0].CodeValue == "%"
+                values.append(float(measured.NumericValue) / 100)
             if "ContentSequence" in item:
                 walk(item.ContentSequence)
 

@@ -15,11 +15,11 @@ from pydantic import ValidationError
 from pydicom.uid import generate_uid
 from select_helpers import write_series
 
+from node.jobs.control import run_folder
 from node.jobs.errors import StageNotRegistered
 from node.jobs.jobdb import JobDB
 from node.jobs.model import JobResult, JobState
 from node.jobs.pipeline import Pipeline, execute_job, register_stage
-from node.jobs.service import run_folder
 
 
 def test_run_folder_persists_each_transition(siemens_study: Path, tmp_path: Path) -> None:
@@ -65,15 +65,27 @@ def test_pipeline_refuses_stages_that_move_backwards_or_repeat() -> None:
         register_stage("bad", JobState.QC, "no_colon")
 
 
-def test_no_t1_study_fails_with_reason_code(tmp_path: Path) -> None:
+def test_no_t1_study_goes_to_review_with_reason_code_and_every_series_scored(tmp_path: Path) -> None:
     src = tmp_path / "study"
     write_series(src, generate_uid(), "t2_tse_tra", tr=4000, te=90)
     cfg = node_cfg(tmp_path / "data", ["select", "t_mark"])
     _, result = run_folder(cfg, src)
-    assert result.state is JobState.FAILED
+    assert result.state is JobState.NEEDS_REVIEW  # the worklist's series picker (issue 13)
     assert result.error_code == "no_t1_series"
     assert result.completed_stages == []
+    assert result.selection is not None and result.selection.method == "none"
+    assert [s.description for s in result.selection.series] == ["t2_tse_tra"]
+    assert result.selection.series[0].te_ms == 90
     assert calls(cfg.jobs_dir / result.job_id) == []  # later stages never ran
+
+
+def test_no_t1_study_fails_where_the_site_wants_no_review(tmp_path: Path) -> None:
+    src = tmp_path / "study"
+    write_series(src, generate_uid(), "t2_tse_tra", tr=4000, te=90)
+    cfg = node_cfg(tmp_path / "data", ["select", "t_mark"],
+                   review_codes=["needs_review", "qc_failed", "segmentation_failed"])
+    _, result = run_folder(cfg, src)
+    assert result.state is JobState.FAILED and result.error_code == "no_t1_series"
 
 
 def test_review_code_sends_job_to_needs_review(siemens_study: Path, tmp_path: Path) -> None:

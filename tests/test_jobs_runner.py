@@ -130,9 +130,9 @@ def test_bounded_shutdown_then_restart_resumes_the_cut_off_stage(siemens_study: 
 
 
 def test_late_t1_series_redoes_a_job_that_failed_for_want_of_one(tmp_path: Path) -> None:
-    """PACS routing sent the STIR first; the job fails (no T1). The T1 arrives minutes later:
-    once the study is quiet again the job is redone from select and picks it up. A later,
-    irrelevant series (a localizer) is only noted."""
+    """PACS routing sent the STIR first; the job waits in the worklist (no T1). The T1 arrives
+    minutes later: once the study is quiet again the job is redone from select and picks it up.
+    A later, irrelevant series (a localizer) is only noted."""
     cfg = node_cfg(tmp_path / "data", ["select"])
     study_uid = generate_uid()
     store = Store(cfg.db_path, cfg.spool_dir, cfg.store)
@@ -145,7 +145,7 @@ def test_late_t1_series_redoes_a_job_that_failed_for_want_of_one(tmp_path: Path)
         runner.poll_once()
         assert runner.wait_idle(60)
         (row,) = db.list()
-        assert (row.state, row.error_code) == (JobState.FAILED, "no_t1_series")
+        assert (row.state, row.error_code) == (JobState.NEEDS_REVIEW, "no_t1_series")
 
         time.sleep(0.05)
         t1_uid = write_series(tmp_path / "t1", study_uid, "t1_tse_tra", tr=550, te=11, n=12)
@@ -167,6 +167,41 @@ def test_late_t1_series_redoes_a_job_that_failed_for_want_of_one(tmp_path: Path)
         (row,) = db.list()
         assert row.state is JobState.SELECTED and row.series_uid == t1_uid and row.attempts == 2
         result = JobResult.from_file(cfg.jobs_dir / row.job_id / "result.json")
+        assert "late_instances_ignored" in result.warnings
+    finally:
+        runner.stop()
+        db.close()
+        store.close()
+
+
+def test_late_series_do_not_override_a_reviewers_pick(tmp_path: Path) -> None:
+    """A reviewer picked the series of a no-T1 study; a T1 that arrives later is only noted: the
+    human decision stands (they can pick again in the worklist)."""
+    from node.worklist.pick import pick_series
+
+    cfg = node_cfg(tmp_path / "data", ["select"])
+    study_uid = generate_uid()
+    store = Store(cfg.db_path, cfg.spool_dir, cfg.store)
+    runner = LocalRunner(cfg, Pipeline.from_names(cfg.jobs.stages), store)
+    db = JobDB(cfg.db_path)
+    try:
+        pd_uid = write_series(tmp_path / "pd", study_uid, "pd_tse_tra", tr=3000, te=30, n=12)
+        store_folder(store, tmp_path / "pd")
+        runner.poll_once()
+        assert runner.wait_idle(60)
+        (row,) = db.list()
+        assert (row.state, row.error_code) == (JobState.NEEDS_REVIEW, "no_t1_series")
+        seg_jobs = cfg.jobs.model_copy(update={"stages": ["select", "segment"]})
+        cfg_seg = cfg.model_copy(update={"jobs": seg_jobs})
+        pick_series(cfg_seg, row.job_id, pd_uid, "anna")
+        time.sleep(0.05)
+        write_series(tmp_path / "t1", study_uid, "t1_tse_tra", tr=550, te=11, n=12)
+        store_folder(store, tmp_path / "t1")
+        runner.poll_once()
+        assert runner.wait_idle(60)
+        runner.poll_once()
+        result = JobResult.from_file(cfg.jobs_dir / row.job_id / "result.json")
+        assert result.series_uid == pd_uid and result.selection.method == "manual"
         assert "late_instances_ignored" in result.warnings
     finally:
         runner.stop()

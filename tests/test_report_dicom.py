@@ -45,28 +45,48 @@ def test_seg_and_sr_pass_dciodvfy_dsrdump_and_dcmqi(
     src, mask = source_and_mask(_folder(case, synth_studies, siemens_study))
     out = write_report(tmp_path / "job", src, mask, inputs())
 
-    for path in (out.seg_path, out.sr_path):
+    folder = _folder(case, synth_studies, siemens_study)
+    inherited = set(dciodvfy(next(p for p in sorted(folder.iterdir()) if p.is_file())).warnings)
+    for path in (out.seg_path, out.sr_path, out.key_image_path):
         v = dciodvfy(path)
         assert v.errors == [], f"{case} {path.name}: {v.errors}"
+        # warnings left: our private coding scheme (which dciodvfy cannot know) and what the
+        # source images themselves carry (patient/study attributes are copied verbatim)
+        ours = [w for w in v.warnings if "<99LIPONODE>" not in w and w not in inherited]
+        assert ours == [], f"{case} {path.name}: {ours}"
 
     # dcmqi rebuilds exactly our mask, frame for frame
     assert np.array_equal(dcmqi_mask(out.seg_path, tmp_path / "dcmqi"), mask)
 
     dump = dsrdump(out.sr_path)
-    assert "Probability of atypical lipomatous tumour" in dump
     assert "(116676008,SCT,\"Associated morphology\")" not in dump  # it is the concept name ...
-    assert '"Associated morphology")=(ALT,99LIPONODE' in dump       # ... with the class as value
+    assert '"Associated morphology")=(C4250,NCIt' in dump           # ... with the class as value
     assert "Referenced Segment" in dump
+    assert 'SCOORD:(,,"Image Region")=(POLYLINE' in dump
 
     meta = tid1500(out.sr_path, tmp_path / "tid")
-    items = meta["Measurements"][0]["measurementItems"]
-    palt = [i for i in items if i["quantity"]["CodeValue"] == "PALT"]
-    assert len(palt) == 1 and float(palt[0]["value"]) == pytest.approx(0.83)
-    assert palt[0]["units"]["CodeValue"] == "1"
+    planar, volumetric = meta["Measurements"]
+    assert planar["TrackingUniqueIdentifier"] == volumetric["TrackingUniqueIdentifier"]
+    assert planar["TrackingIdentifier"] == volumetric["TrackingIdentifier"] == "Tumour"
+    palt = [i for i in planar["measurementItems"] if i["quantity"]["CodeValue"] == "PALT"]
+    assert len(palt) == 1 and float(palt[0]["value"]) == pytest.approx(83.0)
+    assert palt[0]["units"]["CodeValue"] == "%"
+    items = volumetric["measurementItems"]
     vol = [i for i in items if i["quantity"]["CodeValue"] == "118565006"]
     assert float(vol[0]["value"]) == pytest.approx(123.4) and vol[0]["units"]["CodeValue"] == "ml"
-    assert meta["Measurements"][0]["ReferencedSegment"] == 1
-    assert meta["Measurements"][0]["SourceSeriesForImageSegmentation"] == src[0].SeriesInstanceUID
+    assert volumetric["ReferencedSegment"] == 1
+    assert volumetric["SourceSeriesForImageSegmentation"] == src[0].SeriesInstanceUID
+
+    # highdicom's own parser finds both groups, the outline and the image it lies on
+    sr = hd.sr.srread(out.sr_path)
+    groups = sr.content.get_planar_roi_measurement_groups()
+    assert len(groups) == 1 and len(sr.content.get_volumetric_roi_measurement_groups()) == 1
+    region = groups[0].roi
+    assert region.graphic_type == hd.sr.GraphicTypeValues.POLYLINE
+    points = region.value
+    assert np.array_equal(points[0], points[-1]) and len(points) >= 4  # closed
+    ref = region.ContentSequence[0].ReferencedSOPSequence[0]
+    assert ref.ReferencedSOPInstanceUID in {d.SOPInstanceUID for d in src}
 
 
 def test_seg_is_binary_uncompressed_with_per_frame_references(
@@ -103,7 +123,7 @@ def test_seg_is_binary_uncompressed_with_per_frame_references(
     assert "109102" in purposes
 
 
-def test_headline_is_in_sr_series_and_content_description(
+def test_headline_is_in_the_sr_series_description_not_content_description(
     synth_studies: dict[str, Path], tmp_path: Path
 ) -> None:
     src, mask = source_and_mask(synth_studies["enhanced-axial"])
@@ -111,8 +131,21 @@ def test_headline_is_in_sr_series_and_content_description(
                                                     seg_method="interactive", qc_status="reviewed"))
     sr = pydicom.dcmread(out.sr_path)
     assert sr.SeriesDescription == "P(ALT) 0.12 - lipoma likely, interactive-seg, QC reviewed"
-    assert sr.ContentDescription == sr.SeriesDescription == out.headline
+    assert sr.SeriesDescription == out.headline
+    assert "ContentDescription" not in sr  # not in the Comprehensive 3D SR IOD
     assert len(sr.SeriesDescription) <= 64
     seg = pydicom.dcmread(out.seg_path)
     assert seg.ContentDescription == out.headline
     assert seg.SegmentSequence[0].SegmentAlgorithmType == "SEMIAUTOMATIC"
+
+
+def test_sr_of_a_manually_picked_series_says_so_and_stays_valid(siemens_study: Path, tmp_path: Path) -> None:
+    src, mask = source_and_mask(siemens_study / SIEMENS_SAG)
+    out = write_report(tmp_path / "job", src, mask, inputs(series_selection="manual"))
+    v = dciodvfy(out.sr_path)
+    assert v.errors == [], v.errors
+    dump = dsrdump(out.sr_path)
+    assert '"T1 series selection")=(T1SELMANUAL,99LIPONODE' in dump
+    tid1500(out.sr_path, tmp_path / "tid")  # dcmqi still reads the TID 1500 report
+    auto = write_report(tmp_path / "auto", src, mask, inputs())
+    assert "T1 series selection" not in dsrdump(auto.sr_path)

@@ -84,7 +84,9 @@ def test_send_stage_delivers_to_orthanc_and_records_it(
     send_stage(ctx)
     assert ctx.result.delivery.status == "delivered" and ctx.result.delivery.destinations == ["pacs"]
     with orthanc.client() as c:
-        assert len(c.get("/instances").json()) == 2
+        ids = c.get("/instances").json()
+        modalities = sorted(c.get(f"/instances/{i}/tags?simplify").json()["Modality"] for i in ids)
+    assert modalities == ["OT", "SEG", "SR"]  # SEG, SR and the key image (report.key_image: true)
     orthanc.stop()
     ctx.result.amends = [ctx.result.seg_sop_instance_uid, ctx.result.sr_sop_instance_uid]
     report_stage(ctx)

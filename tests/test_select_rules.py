@@ -205,3 +205,75 @@ def test_site_rules_change_the_decision(tmp_path: Path) -> None:
     assert choose_series(study, RULES).series_uid == plain
     site = SelectionRules(weights=Weights(fat_sat=40, name_fat_sat=0))
     assert choose_series(study, site).series_uid == fs
+
+
+def test_ge_flow_saturation_scan_option_is_not_fat_suppression(tmp_path: Path) -> None:
+    st = generate_uid()
+    ge = write_series(tmp_path, st, "Ax T1 FSE", tr=600, te=10, manufacturer="GE MEDICAL SYSTEMS",
+                      scan_options=["FAST_GEMS", "FSA_GEMS", "SAT_GEMS"])
+    choice = choose_series(StudyIndex.from_folder(tmp_path), RULES)
+    assert choice.series_uid == ge
+    assert not any("fat suppressed" in r for r in choice.reasons)
+
+
+def test_mprage_name_is_not_a_reformat_and_reasons_name_the_cause(tmp_path: Path) -> None:
+    st = generate_uid()
+    mprage = write_series(tmp_path, st, "t1_mprage_sag", tr=2300, te=2.3, ti=900, iop=SAGITTAL,
+                          scanning_sequence="GR", sequence_variant=["SK", "SP", "MP"])
+    mpr = write_series(tmp_path, st, "t1_mprage_sag_MPR_tra", tr=2300, te=2.3, ti=900,
+                       scanning_sequence="GR", sequence_variant=["SK", "SP", "MP"])
+    choice = choose_series(StudyIndex.from_folder(tmp_path), RULES)
+    assert choice.series_uid == mprage
+    assert not any("reformat" in r or "derived" in r for r in choice.reasons)
+    mpr_score = next(s for s in choice.scores if s.series_uid == mpr)
+    assert any("name 't1_mprage_sag_MPR_tra' suggests a reformat" in r for r in mpr_score.reasons)
+
+
+def test_dixon_in_phase_is_chosen_over_opposed_water_and_fat(tmp_path: Path) -> None:
+    st = generate_uid()
+    uids = {kind: write_series(tmp_path, st, f"t1_vibe_dixon_tra_{kind}", tr=6.7, te=te,
+                               scanning_sequence="GR", sequence_variant=["SK", "SP"],
+                               image_type=("DERIVED" if kind in ("W", "F") else "ORIGINAL", "PRIMARY",
+                                           "DIXON", token))
+            for kind, te, token in (("opp", 1.23, "OPP_PHASE"), ("in", 2.46, "IN_PHASE"),
+                                    ("W", 2.46, "WATER"), ("F", 2.46, "FAT"))}
+    choice = choose_series(StudyIndex.from_folder(tmp_path), RULES)
+    assert choice.series_uid == uids["in"]
+    by_uid = {s.series_uid: s for s in choice.scores}
+    assert any("opposed-phase" in r for r in by_uid[uids["opp"]].reasons)
+    assert any("Dixon water" in r for r in by_uid[uids["W"]].reasons)
+    assert by_uid[uids["F"]].score < by_uid[uids["W"]].score < choice.score
+
+
+def test_phase_images_are_ineligible_so_no_uid_tie_break(tmp_path: Path) -> None:
+    st = generate_uid()
+    mag = write_series(tmp_path, st, "t1_gre_tra", tr=300, te=2.5, scanning_sequence="GR",
+                       image_type=("ORIGINAL", "PRIMARY", "M", "ND"))
+    write_series(tmp_path, st, "t1_gre_tra", tr=300, te=2.5, scanning_sequence="GR",
+                 image_type=("ORIGINAL", "PRIMARY", "P", "ND"))
+    choice = choose_series(StudyIndex.from_folder(tmp_path), RULES)
+    assert choice.series_uid == mag and not choice.uncertain
+    assert [s.eligible for s in choice.scores].count(False) == 1
+
+
+def test_site_rules_prefer_exclude_and_pin_are_shown_in_reasons(tmp_path: Path) -> None:
+    from node.select.config import SiteRule
+
+    st = generate_uid()
+    tra = write_series(tmp_path, st, "t1_tse_tra", tr=550, te=11, protocol="MSK t1_tse_tra")
+    cor = write_series(tmp_path, st, "t1_tse_cor", tr=550, te=11, iop=CORONAL, protocol="MSK t1_tse_cor")
+    study = StudyIndex.from_folder(tmp_path)
+    assert choose_series(study, RULES).series_uid == tra
+    prefer = SelectionRules(site_rules=[SiteRule(name="coronal first", description=r"_cor$", points=30)])
+    choice = choose_series(study, prefer)
+    assert choice.series_uid == cor and "+30 site rule 'coronal first'" in choice.reasons
+    exclude = SelectionRules(site_rules=[SiteRule(name="no axial", action="exclude", protocol="tra")])
+    choice = choose_series(study, exclude)
+    assert choice.series_uid == cor
+    assert "excluded by site rule 'no axial'" in next(
+        s for s in choice.scores if s.series_uid == tra).reasons[0]
+    pin = SelectionRules(site_rules=[SiteRule(name="station 1 pins cor", action="pin",
+                                              manufacturer="siemens", description="cor")])
+    assert choose_series(study, pin).series_uid == cor
+    with pytest.raises(ValueError, match="matches nothing"):
+        SiteRule(name="empty")

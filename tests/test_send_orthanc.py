@@ -75,7 +75,7 @@ def test_result_is_delivered_confirmed_and_reads_back_equal(
         assert set(back) == {d.SOPInstanceUID for d in ours.values()}
         assert back[seg_ds.SOPInstanceUID].PixelData == seg_ds.PixelData
         assert back[seg_ds.SOPInstanceUID].SegmentSequence[0].SegmentLabel == "Tumour"
-        assert back[sr_ds.SOPInstanceUID].ContentDescription == sr_ds.ContentDescription
+        assert back[sr_ds.SOPInstanceUID].SeriesDescription == sr_ds.SeriesDescription
         assert back[sr_ds.SOPInstanceUID].ContentSequence == sr_ds.ContentSequence
         assert outbox_counts(tmp_path / "node.sqlite3")["delivered"] == n + 1
         with orthanc.client() as c:  # empty Orthanc for the next kind

@@ -59,7 +59,7 @@ def test_old_delivered_job_is_cleaned_but_review_job_and_results_stay(tmp_path: 
     assert main(["--config", str(cfg_file), "cleanup"]) == 0  # nothing is 30 days old yet
     assert all(p.exists() for p in done_paths)
 
-    from node.store.retention import cleanup
+    from node.app.retention import cleanup
 
     dry = cleanup(cfg, now=time.time() + 31 * 86400, dry_run=True)
     assert dry.jobs == ["jdone"] and dry.instances == 3 and all(p.exists() for p in done_paths)

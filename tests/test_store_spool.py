@@ -24,6 +24,7 @@ from node.store import (
 )
 from node.store.config import StoreConfig
 from node.store.db import connect
+from node.store.spool import filesystem_type
 
 
 @pytest.fixture
@@ -169,7 +170,9 @@ def test_index_survives_reopen_and_audit_round_trips(tmp_path: Path):
             "received_at", "calling_ae", "transfer_syntax"} <= cols
 
 
-def test_store_returns_only_after_file_and_folder_fsync(store: Store, monkeypatch: pytest.MonkeyPatch):
+def test_store_returns_only_after_file_and_folder_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    store = Store(tmp_path / "db.sqlite3", tmp_path / "spool",
+                  StoreConfig(min_free_bytes=0, sync="file_and_folder"))
     synced: list[str] = []
     real_fsync = os.fsync
 
@@ -178,7 +181,10 @@ def test_store_returns_only_after_file_and_folder_fsync(store: Store, monkeypatc
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
 
     monkeypatch.setattr(os, "fsync", spy)
-    rec = _put(store, mr_slice()).record
+    try:
+        rec = _put(store, mr_slice()).record
+    finally:
+        store.close()
     folder = str(rec.path.parent)
     assert folder in synced  # the rename is durable
     file_syncs = [p for p in synced if Path(p).parent == rec.path.parent and p != folder]
@@ -193,3 +199,22 @@ def test_recover_drops_recent_rows_without_a_file(store: Store):
     assert store.get_instance(lost.sop_instance_uid) is None
     assert store.get_instance(kept.sop_instance_uid) == kept
     assert store.recover() == 0
+
+
+def test_one_fsync_per_instance_on_a_journaled_file_system(store: Store, monkeypatch: pytest.MonkeyPatch):
+    """On ext4/XFS/btrfs the file is fsynced once, *after* its rename (its inode's journal
+    transaction then holds the new directory entry): no folder fsync, no WAL fsync."""
+    if not store.one_fsync:
+        pytest.skip(f"spool on {filesystem_type(store.spool.root)!r}, not a journaled file system")
+    first = mr_slice()
+    _put(store, first)  # creates the study/series folders (durable mkdir: parent fsyncs)
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    rec = _put(store, mr_slice(study=first.StudyInstanceUID, series=first.SeriesInstanceUID)).record
+    assert synced == [str(rec.path)]  # one fsync, of the file under its final name

@@ -26,7 +26,7 @@ N_DRAWS = 600
 def test_label_only_draws_match_table1(name: str) -> None:
     prof = PROFILES[name]
     draws = [draw_case(prof, 10_000 + i) for i in range(N_DRAWS)]
-    alt = np.mean([d.label is Label.alt for d in draws])
+    alt = np.mean([d.label is Label.ALT for d in draws])
     assert abs(alt - prof.alt_share) < 4 * math.sqrt(prof.alt_share * (1 - prof.alt_share) / N_DRAWS)
     for label in Label:
         sub = [d for d in draws if d.label is label]
@@ -60,7 +60,7 @@ def test_clinical_variables_carry_the_papers_modest_signal(name: str) -> None:
 
     prof = PROFILES[name]
     draws = [draw_case(prof, 20_000 + i) for i in range(N_DRAWS)]
-    y = np.array([d.label is Label.alt for d in draws], dtype=int)
+    y = np.array([d.label is Label.ALT for d in draws], dtype=int)
     age = np.array([d.age for d in draws], dtype=float)
     assert 4 < age[y == 1].mean() - age[y == 0].mean() < 11
     male = np.array([d.sex.value == "M" for d in draws])

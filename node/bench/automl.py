@@ -51,6 +51,19 @@ def _data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, tuple[str, 
     return X, y, groups, "generated 116x274"
 
 
+def _failures(ranked: list) -> dict[str, object]:
+    """How many workflows ended without a finite inner-CV AUC, and why: per error message and
+    per selector/resampler/classifier combination (so a combination that cannot work shows)."""
+    from collections import Counter
+
+    failed = [s for s in ranked if not np.isfinite(s.auc)]
+    combos = Counter(f"{s.spec.selector.kind}+{s.spec.resampler.kind}+{s.spec.classifier.kind}"
+                     for s in failed)
+    reasons = Counter(s.error.split("\n")[0][:160] or "non-finite AUC without an error" for s in failed)
+    return {"failed_workflows": len(failed), "failure_rate": len(failed) / max(1, len(ranked)),
+            "failure_reasons": dict(reasons.most_common()), "failed_combinations": dict(combos.most_common())}
+
+
 def _run(args: argparse.Namespace) -> int:
     from node.classify.ensemble import Ensemble, search
 
@@ -79,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         # --n-jobs 1 (workers' CPU is not visible to this process); immune to other load
         "minutes_1000_cpu_on_2_cores": (cpu_search / args.workflows * 1000 / 2 / 60
                                         if args.n_jobs == 1 else None),
-        "failed_workflows": int(sum(1 for s in ranked if not np.isfinite(s.auc))),
+        **_failures(ranked),
         "best_inner_auc": ranked[0].auc,
         "cpu_count": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
     }

@@ -71,12 +71,12 @@ def latency(quiet_s: float = 2.0, seed: int = 7, timeout_s: float = 900.0) -> di
 
 
 def _job_timings(cfg) -> tuple[dict[str, float], str | None]:
-    from node.jobs.model import JobResult
+    from node.jobs.folder import JobFolder
 
     row = first_job(cfg)
     if row is None:
         return {}, None
-    res = JobResult.from_file(cfg.jobs_dir / row.job_id / "result.json")
+    res = JobFolder.of(cfg, row.job_id).read_result()
     return res.timings_s, res.state.value
 
 

@@ -27,6 +27,8 @@ from node.errors import ModelBundleMismatch
 from node.radiomics.features import FeatureVector
 
 MODEL_FILE = "model.joblib"
+#: the bundled demo classifier, used when ``classify.bundle`` names none
+DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "demo" / "classifier"
 MANIFEST_FILE = "manifest.json"
 _PINNED = ("scikit-learn", "xgboost", "imbalanced-learn")
 

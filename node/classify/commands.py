@@ -9,8 +9,6 @@ from pathlib import Path
 
 from node.classify.data import ModelKind
 
-DEMO_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "demo" / "classifier"
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train-classifier", help="WORC-style AutoML ensemble on a cohort")
@@ -91,6 +89,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _bundle_path(args: argparse.Namespace, cfg) -> Path:
+    from node.classify.bundle import DEMO_BUNDLE
+
     return args.bundle or cfg.classify.bundle or DEMO_BUNDLE
 
 

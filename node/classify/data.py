@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from node.errors import LipoNodeError
 from node.radiomics.features import FeatureVector, feature_group
+from node.vocab import Label
 
 VOLUME_SOURCE = "original_shape_VoxelVolume"  # mm^3, pyradiomics shape
 VOLUME_COLUMN = "volume_ml"
@@ -31,11 +32,6 @@ class ModelKind(StrEnum):
     CLINICAL = "clinical"
     VOLUME = "volume"
     COMBINED = "combined"
-
-
-class Label(StrEnum):
-    LIPOMA = "lipoma"
-    ALT = "alt"
 
 
 class CohortError(LipoNodeError):

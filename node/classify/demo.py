@@ -32,7 +32,8 @@ PROFILES = ("train", "external_a", "external_b", "prospective")
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m node.classify.demo")
-    ap.add_argument("--cohorts", type=Path, default=Path("/work/cohorts"))
+    ap.add_argument("--cohorts", type=Path, required=True,
+                    help="folder of synthetic cohorts (lipo-node synth cohort --out DIR/<profile>)")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1]
                     / "models" / "demo" / "classifier")
     ap.add_argument("--results", type=Path, default=None,

@@ -28,6 +28,7 @@ class WorkflowScore:
     spec: WorkflowSpec
     auc: float          # mean inner-CV AUC (NaN when the workflow failed)
     auc_sd: float
+    error: str = ""     # why the workflow failed ("" when it did not): a bench reports these
 
 
 def _score(spec: WorkflowSpec, groups: tuple[str, ...], X: np.ndarray, y: np.ndarray,
@@ -42,8 +43,8 @@ def _score(spec: WorkflowSpec, groups: tuple[str, ...], X: np.ndarray, y: np.nda
                 if not np.all(np.isfinite(p)):
                     raise ValueError("non-finite posterior")
                 aucs.append(roc_auc_score(y[te], p))
-            except (ValueError, np.linalg.LinAlgError, ZeroDivisionError, RuntimeError):
-                return WorkflowScore(spec, float("nan"), float("nan"))
+            except (ValueError, np.linalg.LinAlgError, ZeroDivisionError, RuntimeError) as exc:
+                return WorkflowScore(spec, float("nan"), float("nan"), f"{type(exc).__name__}: {exc}"[:300])
     return WorkflowScore(spec, float(np.mean(aucs)), float(np.std(aucs)))
 
 

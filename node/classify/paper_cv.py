@@ -45,7 +45,8 @@ def split_predictions(X: pd.DataFrame, y: np.ndarray, kind: ModelKind, *, n_spli
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m node.classify.paper_cv")
-    ap.add_argument("--cohorts", type=Path, default=Path("/work/cohorts"))
+    ap.add_argument("--cohorts", type=Path, required=True,
+                    help="folder of synthetic cohorts (lipo-node synth cohort --out DIR/<profile>)")
     ap.add_argument("--results", type=Path, default=None, help="default: --cohorts")
     ap.add_argument("--splits", type=int, default=100)
     ap.add_argument("--workflows", type=int, default=20, help="AutoML workflows per split")

@@ -86,7 +86,8 @@ def calibration_and_subgroups(cohorts: Path, out: Path, model: str = "radiomics"
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m node.evaluate.profiles")
-    ap.add_argument("--cohorts", type=Path, default=Path("/work/cohorts"))
+    ap.add_argument("--cohorts", type=Path, required=True,
+                    help="folder of synthetic cohorts (lipo-node synth cohort --out DIR/<profile>)")
     ap.add_argument("--out", type=Path, default=Path("docs/evaluation"))
     ap.add_argument("--n-boot", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)

@@ -86,8 +86,7 @@ class _Pipeline:
     """The installed pipeline pieces, loaded once (segmenter lazily: not with truth masks)."""
 
     def __init__(self, cfg: NodeConfig, opts: SiteOptions) -> None:
-        from node.classify.bundle import load_bundle
-        from node.classify.stage import DEMO_BUNDLE
+        from node.classify.bundle import DEMO_BUNDLE, load_bundle
         from node.radiomics.settings import load_settings
 
         self.cfg = cfg

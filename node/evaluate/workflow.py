@@ -76,7 +76,7 @@ class WorkflowCase:
 
 def installed_bundles(cfg: NodeConfig) -> dict[str, Path]:
     """The configured radiomics bundle and its siblings ``<bundle>_<kind>`` where present."""
-    from node.classify.stage import DEMO_BUNDLE
+    from node.classify.bundle import DEMO_BUNDLE
 
     main = Path(cfg.classify.bundle or DEMO_BUNDLE)
     out = {"radiomics": main}
@@ -338,7 +338,8 @@ def run_workflow(cohorts: Path, profiles: list[str], out_dir: Path, cfg: NodeCon
             if others and len(set(pd.concat(others)["y"])) == 2:
                 o = pd.concat(others)
                 pm = PlattMap.fit(o["y"].to_numpy(), o["prob"].to_numpy())
-                platt_text = "fitted leave-one-profile-out on the other test profiles (never the cohort it is applied to)"
+                platt_text = ("fitted leave-one-profile-out on the other test profiles (never "
+                              "the cohort it is applied to)")
         if len(set(df["y"])) == 2:
             cals.append(calibrate(prof, name, df["y"].to_numpy(), df["prob"].to_numpy(), pm))
             y = df["y"]

@@ -24,9 +24,9 @@ from typing import Any
 from celery import Celery
 
 from node.config import NodeConfig
+from node.jobs.folder import JobFolder
 from node.jobs.jobdb import JobDB
-from node.jobs.model import JobResult
-from node.jobs.pipeline import RESULT_FILE, Pipeline, execute_job
+from node.jobs.pipeline import Pipeline, execute_job
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def run_stage(app: Celery, cfg: NodeConfig, job_id: str, stage_name: str,
             return {"state": None, "next": None}
         # the prefix pipeline: execute_job skips completed stages and runs this one
         state = execute_job(job_id, cfg, Pipeline(pipeline.stages[: index + 1]))
-        result = JobResult.from_file(cfg.jobs_dir / job_id / RESULT_FILE)
+        result = JobFolder.of(cfg, job_id).read_result()
         if state.terminal or stage_name not in result.completed_stages or index + 1 == len(names):
             return {"state": str(state), "next": None}  # done, stopped, or waiting for a retry
         db = JobDB(cfg.db_path)

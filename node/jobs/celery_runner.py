@@ -54,8 +54,8 @@ from celery.result import AsyncResult
 
 from node.config import NodeConfig
 from node.jobs.celery_app import make_celery, send_stage
-from node.jobs.model import JobResult
-from node.jobs.pipeline import RESULT_FILE, Pipeline
+from node.jobs.folder import JobFolder
+from node.jobs.pipeline import Pipeline
 from node.jobs.runner import LocalRunner
 from node.store import Store
 
@@ -74,8 +74,8 @@ class CeleryRunner(LocalRunner):
     def first_stage(self, job_id: str) -> str:
         """The first configured stage not in ``completed_stages`` (the last one if all are:
         the worker then only marks the job finished)."""
-        path = self.cfg.jobs_dir / job_id / RESULT_FILE
-        done = JobResult.from_file(path).completed_stages if path.exists() else []
+        folder = JobFolder.of(self.cfg, job_id)
+        done = folder.read_result().completed_stages if folder.has_result() else []
         for stage in self.pipeline.stages:
             if stage.name not in done:
                 return stage.name

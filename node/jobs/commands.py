@@ -1,4 +1,4 @@
-"""Sub-commands ``serve``, ``run``, ``worker`` and ``jobs list|show|reopen`` (thin: parse, call)."""
+"""Sub-commands ``run``, ``worker`` and ``jobs list|show|reopen`` (thin: parse, call)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,13 @@ from pathlib import Path
 
 from node.config import NodeConfig, load_config
 from node.jobs.errors import JobNotFound
+from node.jobs.folder import JobFolder
 from node.jobs.jobdb import JobDB
-from node.jobs.model import JobResult, JobState
-from node.jobs.pipeline import RESULT_FILE
+from node.jobs.model import JobState
 from node.logs import setup_logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="run the node: DICOM SCP + job runner + HTTP API")
-    p.add_argument("--config", default=argparse.SUPPRESS, help="config.yaml")
-    p.set_defaults(func=_serve)
-
     p = sub.add_parser("run", help="process a folder of DICOM files offline, print result.json")
     p.add_argument("study_dir", type=Path)
     p.add_argument("--out", type=Path, default=None,
@@ -62,12 +58,6 @@ def _cfg(args: argparse.Namespace, *, logs: bool = False) -> NodeConfig:
     return cfg
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from node.jobs.service import serve
-
-    return serve(_cfg(args, logs=True))
-
-
 def _worker(args: argparse.Namespace) -> int:
     from node.jobs.worker import run_worker
 
@@ -76,7 +66,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from node.jobs.service import run_folder
+    from node.jobs.control import run_folder
 
     cfg = _cfg(args, logs=True)
     if args.out is not None:
@@ -102,10 +92,10 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     cfg = _cfg(args)
-    path = cfg.jobs_dir / args.job_id / RESULT_FILE
-    if not path.is_file() or "/" in args.job_id:
+    folder = JobFolder.of(cfg, args.job_id)
+    if "/" in args.job_id or not folder.has_result():
         raise JobNotFound(f"no job {args.job_id!r} under {cfg.jobs_dir}")
-    print(json.dumps(JobResult.from_file(path).model_dump(mode="json"), indent=2))
+    print(json.dumps(folder.read_result().model_dump(mode="json"), indent=2))
     return 0
 
 

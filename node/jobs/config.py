@@ -57,6 +57,6 @@ class JobsConfig(BaseModel):
     )
     retry_backoff_s: float = Field(30.0, ge=0, description="wait before retrying a retryable error")
     review_codes: list[str] = Field(
-        default_factory=lambda: ["needs_review", "qc_failed", "segmentation_failed"],
+        default_factory=lambda: ["needs_review", "qc_failed", "segmentation_failed", "no_t1_series"],
         description="error codes that send the job to needs_review (a clinician) instead of failed",
     )

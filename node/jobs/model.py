@@ -3,18 +3,20 @@
 ``result.json`` is the durable record of a job: every stage writes its outputs into it through
 :class:`JobResult` (pydantic, ``extra="forbid"``: a typo in a field name fails loudly instead of
 silently adding a key nobody reads), and retry counters live in it so a restart resumes with the
-same counts (STYLE.md #10). Writes are atomic (temp file, fsync, rename, folder fsync).
+same counts (STYLE.md #10). Where it lives and how it is written: :mod:`node.jobs.folder`.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from node import atomic
+from node.select.record import Selection, SeriesScoreOut  # noqa: F401 (embedded; re-exported)
+from node.vocab import DeliveryState, Label, QcStatus, QualityScore, SegMethod
 
 
 class JobState(StrEnum):
@@ -46,31 +48,15 @@ ORDER: tuple[JobState, ...] = (
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SeriesScoreOut(_Model):
-    series_uid: str
-    description: str
-    n_images: int
-    orientation: str
-    eligible: bool
-    score: float | None
-    reasons: list[str]
-
-
-class Selection(_Model):
-    series_uid: str
-    description: str
-    score: float
-    margin: float
-    uncertain: bool
-    reasons: list[str]
-    series: list[SeriesScoreOut] = Field(default_factory=list)
+    # validate_assignment: ``result.qc.status = "pass"`` stores QcStatus.PASS, and a value the
+    # vocabulary does not know fails where it is assigned, not when result.json is read back
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class QcOutcome(_Model):
-    status: str | None = None  # node.qc.checks.QcStatus value
+    """What the QC stage (or a reviewer) concluded, as result.json records it."""
+
+    status: QcStatus | None = None
     reason_codes: list[str] = Field(default_factory=list)
 
 
@@ -81,7 +67,7 @@ class ModelRef(_Model):
 
 
 class Delivery(_Model):
-    status: str | None = None  # e.g. "pending", "delivered", "failed"
+    status: DeliveryState | None = None
     destinations: list[str] = Field(default_factory=list)
     detail: str = ""
 
@@ -101,12 +87,12 @@ class JobResult(_Model):
     qc: QcOutcome = Field(default_factory=QcOutcome)
     volume_ml: float | None = None
     alt_probability: float | None = None
-    label: str | None = None
+    label: Label | None = None
     ood_score: float | None = Field(None, description="distance from the training features")
     ood_flag: bool | None = Field(None, description="case unlike the training data: read P(ALT) with care")
     diameter_mm: float | None = Field(None, description="longest axial diameter of the mask")
-    seg_method: str = Field("automatic", description="automatic | interactive | manual")
-    quality_score: str | None = Field(None, description="reviewer's score: excellent … incorrect")
+    seg_method: SegMethod = SegMethod.AUTOMATIC
+    quality_score: QualityScore | None = Field(None, description="the reviewer's score")
     amends: list[str] = Field(default_factory=list, description="SR/SEG UIDs this result supersedes")
     late_data_at: float | None = Field(
         None, description="newest instance (epoch s) that arrived after the job was created and was "
@@ -135,24 +121,4 @@ class JobResult(_Model):
             self.amends = [self.seg_sop_instance_uid, self.sr_sop_instance_uid]
 
     def to_file(self, path: Path) -> None:
-        write_atomic(Path(path), self.model_dump_json(indent=2).encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over, fsync the folder (POSIX durability)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        atomic.write_text(Path(path), self.model_dump_json(indent=2))

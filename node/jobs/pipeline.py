@@ -6,9 +6,11 @@ name with the state a job reaches when it completes::
 
     register_stage("segment", JobState.SEGMENTED, "node.segment.stage:segment_stage")
 
-and ``jobs.stages`` in config.yaml lists the names in order. Functions are referenced as
-``"module:function"`` strings and imported lazily, so a :class:`Pipeline` pickles into a worker
-process whatever start method is used, and registering a stage imports nothing heavy.
+and ``jobs.stages`` in config.yaml lists the names in order. Each stage package registers its
+own stages at the end of its ``stage.py`` (``node/<name>/stage.py``); :meth:`Pipeline.from_names`
+imports that module for a name not registered yet, so adding a stage touches only its package.
+Functions are referenced as ``"module:function"`` strings, so a :class:`Pipeline` pickles into a
+worker process whatever start method is used.
 
 Durability (crash recovery): after each stage ``result.json`` is written atomically with the
 stage in ``completed_stages``, then the job row is updated; :func:`execute_job` skips stages
@@ -31,13 +33,14 @@ from pathlib import Path
 from node.config import NodeConfig
 from node.errors import LipoNodeError
 from node.jobs.errors import StageNotRegistered
+from node.jobs.folder import Artefact, JobFolder
 from node.jobs.jobdb import JobDB
 from node.jobs.model import ORDER, JobResult, JobState
 from node.select.index import StudyIndex
 
 log = logging.getLogger(__name__)
 
-RESULT_FILE = "result.json"
+RESULT_FILE = Artefact.RESULT  # kept for callers that name it; JobFolder owns the layout
 
 
 @dataclass(frozen=True)
@@ -89,12 +92,26 @@ class Pipeline:
 
     @classmethod
     def from_names(cls, names: list[str]) -> Pipeline:
+        for name in names:
+            if name not in _REGISTRY:
+                _discover(name)
         missing = [n for n in names if n not in _REGISTRY]
         if missing:
             raise StageNotRegistered(
                 f"jobs.stages names unregistered stage(s) {missing}; known: {sorted(_REGISTRY)}"
             )
         return cls(tuple(_REGISTRY[n] for n in names))
+
+
+def _discover(name: str) -> None:
+    """Import ``node.<name>.stage``, whose module registers the package's stage(s)."""
+    if not name.isidentifier():
+        return
+    try:
+        importlib.import_module(f"node.{name}.stage")
+    except ModuleNotFoundError as exc:
+        if exc.name not in (f"node.{name}", f"node.{name}.stage"):
+            raise  # the stage module exists but a dependency is missing: say so
 
 
 @dataclass
@@ -122,6 +139,10 @@ class JobContext:
                     store.close()
         return self._paths
 
+    @property
+    def folder(self) -> JobFolder:
+        return JobFolder(self.job_dir)
+
     @cached_property
     def study(self) -> StudyIndex:
         return StudyIndex.from_paths(self.instance_paths())
@@ -135,14 +156,14 @@ class JobContext:
 
     def save(self) -> None:
         self.result.updated_at = datetime.now(UTC)
-        self.result.to_file(self.job_dir / RESULT_FILE)
+        self.folder.save_result(self.result)
 
 
-def load_result(job_dir: Path, job_id: str, study_uid: str, source_dir: str | None) -> JobResult:
-    path = job_dir / RESULT_FILE
-    if path.exists():
-        return JobResult.from_file(path)
-    return JobResult(job_id=job_id, study_uid=study_uid, source_dir=source_dir)
+def load_result(folder: JobFolder, study_uid: str, source_dir: str | None) -> JobResult:
+    """The job's result.json, or a fresh result for a job that has none yet."""
+    if folder.has_result():
+        return folder.read_result()
+    return JobResult(job_id=folder.job_id, study_uid=study_uid, source_dir=source_dir)
 
 
 def _outcome(exc: BaseException, cfg: NodeConfig) -> tuple[JobState | None, str]:
@@ -164,9 +185,9 @@ def execute_job(job_id: str, cfg: NodeConfig, pipeline: Pipeline) -> JobState:
         row = db.get(job_id)
         if row is None:
             raise LipoNodeError(f"job {job_id} not in {cfg.db_path}")
-        job_dir = cfg.jobs_dir / job_id
-        result = load_result(job_dir, job_id, row.study_uid, row.source_dir)
-        ctx = JobContext(job_id, job_dir, cfg, result)
+        folder = JobFolder.of(cfg, job_id)
+        result = load_result(folder, row.study_uid, row.source_dir)
+        ctx = JobContext(job_id, folder.path, cfg, result)
         for stage in pipeline.stages:
             if stage.name in result.completed_stages:
                 continue
@@ -208,15 +229,3 @@ def execute_job(job_id: str, cfg: NodeConfig, pipeline: Pipeline) -> JobState:
         return result.state
     finally:
         db.close()
-
-
-# Known stages (imported only when a job runs them). radiomics → FEATURES, classify →
-# CLASSIFIED, report → REPORTED, send → DELIVERED register the same way; config.yaml
-# ``jobs.stages`` chooses which run, in which order.
-register_stage("select", JobState.SELECTED, "node.jobs.stages:select_stage")
-register_stage("segment", JobState.SEGMENTED, "node.segment.stage:segment_stage")
-register_stage("qc", JobState.QC, "node.qc.stage:qc_stage")
-register_stage("radiomics", JobState.FEATURES, "node.radiomics.stage:radiomics_stage")
-register_stage("classify", JobState.CLASSIFIED, "node.classify.stage:classify_stage")
-register_stage("report", JobState.REPORTED, "node.report.stage:report_stage")
-register_stage("send", JobState.DELIVERED, "node.send.stage:send_stage")

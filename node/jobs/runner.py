@@ -32,9 +32,10 @@ from datetime import UTC, datetime
 from node.config import NodeConfig
 from node.errors import NoT1Series
 from node.jobs.errors import WorkerCrashed
+from node.jobs.folder import JobFolder
 from node.jobs.jobdb import JobDB, JobRow, job_id_for
 from node.jobs.model import JobResult, JobState
-from node.jobs.pipeline import RESULT_FILE, Pipeline, execute_job
+from node.jobs.pipeline import Pipeline, execute_job
 from node.select.completeness import assess
 from node.select.index import StudyIndex
 from node.select.rules import choose_series
@@ -140,7 +141,7 @@ class LocalRunner:
             if self.db.get(job_id) is not None:  # never overwrite an existing job's record
                 continue
             result = JobResult(job_id=job_id, study_uid=study_uid, warnings=verdict.warnings)
-            result.to_file(self.cfg.jobs_dir / job_id / RESULT_FILE)
+            JobFolder.of(self.cfg, job_id).save_result(result)
             if self.db.create(study_uid, job_id=job_id):
                 created.append(job_id)
                 self._seen.pop(study_uid, None)
@@ -159,10 +160,10 @@ class LocalRunner:
         done = row.finished or row.state.terminal
         if self._busy(row.job_id) or not done or "select" not in self.cfg.jobs.stages:
             return
-        path = self.cfg.jobs_dir / row.job_id / RESULT_FILE
-        if not path.is_file():
+        folder = JobFolder.of(self.cfg, row.job_id)
+        if not folder.has_result():
             return
-        result = JobResult.from_file(path)
+        result = folder.read_result()
         if result.late_data_at is not None and result.late_data_at >= last.timestamp():
             return  # already acted on this data
         records = self.store.study_instances(row.study_uid)
@@ -173,18 +174,27 @@ class LocalRunner:
             chosen: str | None = choose_series(study, self.cfg.select.rules).series_uid
         except NoT1Series:
             chosen = None
-        had_no_t1 = row.state is JobState.FAILED and row.error_code == NoT1Series.code
-        redo = chosen is not None and (had_no_t1 or chosen != row.series_uid or row.series_uid in late_series)
+        had_no_t1 = (row.state in (JobState.FAILED, JobState.NEEDS_REVIEW)
+                     and row.error_code == NoT1Series.code)
+        manual = result.selection is not None and result.selection.method == "manual"
+        if manual:  # a reviewer's pick stands; redo only if that series itself got more images
+            redo = row.series_uid in late_series
+        else:
+            redo = chosen is not None and (had_no_t1 or chosen != row.series_uid
+                                           or row.series_uid in late_series)
         if redo:
             from node.jobs.control import reopen_job
 
-            result = reopen_job(self.cfg, row.job_id, "select")
+            if manual:
+                result = reopen_job(self.cfg, row.job_id, "segment", done=["select"])
+            else:
+                result = reopen_job(self.cfg, row.job_id, "select")
             result.supersede_reported()
         tag = "late_instances" if redo else "late_instances_ignored"
         if tag not in result.warnings:
             result.warnings.append(tag)
         result.late_data_at = last.timestamp()
-        result.to_file(path)
+        folder.save_result(result)
         log.warning("job %s: %d late series arrived after the job was created; %s", row.job_id,
                     len(late_series), "redone from select" if redo else "not needed for the result")
 
@@ -201,13 +211,13 @@ class LocalRunner:
             )
 
     def _give_up(self, job_id: str, attempts: int) -> None:
-        path = self.cfg.jobs_dir / job_id / RESULT_FILE
-        if path.exists():
-            result = JobResult.from_file(path)
+        folder = JobFolder.of(self.cfg, job_id)
+        if folder.has_result():
+            result = folder.read_result()
             result.state = JobState.FAILED
             result.error_code = WorkerCrashed.code
             result.error_message = f"{attempts - 1} dispatches without finishing"
-            result.to_file(path)
+            folder.save_result(result)
         self.db.update(job_id, state=JobState.FAILED, error_code=WorkerCrashed.code)
         log.error("job %s failed: %d dispatches without finishing", job_id, attempts - 1)
 
@@ -232,7 +242,8 @@ class LocalRunner:
             ctx = multiprocessing.get_context(self.cfg.jobs.start_method)
             if self.cfg.jobs.start_method == "forkserver":
                 # import the job machinery once in the fork server, not in every new worker
-                ctx.set_forkserver_preload(["node.jobs.pipeline", "node.jobs.stages"])
+                stage_modules = sorted({s.target.partition(":")[0] for s in self.pipeline.stages})
+                ctx.set_forkserver_preload(["node.jobs.pipeline", *stage_modules])
             self._executor = ProcessPoolExecutor(self.cfg.jobs.workers, mp_context=ctx)
         return self._executor
 

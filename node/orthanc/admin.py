@@ -41,6 +41,36 @@ class OrthancStatus:
     node_modality: str
     node_modality_configured: bool
     echo_ok: bool | None
+    routing: RoutingStatus | None = None  # None: the auto-routing plugin is not loaded
+
+
+@dataclass(frozen=True)
+class PendingRoute:
+    """A study the plugin still has to forward (``deploy/orthanc/lipo_forward.py``)."""
+
+    study: str  # Orthanc study id (a hash; no patient data)
+    state: str  # waiting | pending
+    attempts: int
+    next_in_s: float
+    error: str
+
+
+@dataclass(frozen=True)
+class RoutingStatus:
+    forwarded: int  # studies forwarded since Orthanc started
+    failed_attempts: int
+    pending: list[PendingRoute]
+
+
+def routing_status(client: OrthancApiClient) -> RoutingStatus | None:
+    """The plugin's ``/lipo-node/routing`` report, or None when the plugin is not loaded."""
+    try:
+        body = client.get_json("lipo-node/routing")
+    except HttpError:
+        return None
+    pending = [PendingRoute(str(p["study"]), str(p["state"]), int(p["attempts"]),
+                            float(p["next_in_s"]), str(p["error"])) for p in body.get("pending", [])]
+    return RoutingStatus(int(body.get("forwarded", 0)), int(body.get("failed_attempts", 0)), pending)
 
 
 @dataclass(frozen=True)
@@ -74,6 +104,7 @@ def status(client: OrthancApiClient, cfg: OrthancConfig) -> OrthancStatus:
         node_modality=cfg.node_modality,
         node_modality_configured=configured,
         echo_ok=echo,
+        routing=routing_status(client),
     )
 
 

@@ -48,6 +48,15 @@ def _status(args: argparse.Namespace) -> int:
         print(f"Orthanc {st.version} '{st.name}' AET {st.dicom_aet} at {st.url}")
         print(f"  {st.studies} studies, {st.instances} instances")
         print(f"  modality '{st.node_modality}' (this node): C-ECHO {echo}")
+        if st.routing is None:
+            print("  auto-routing plugin: not loaded")
+        else:
+            r = st.routing
+            print(f"  auto-routing: {r.forwarded} studies forwarded since Orthanc started, "
+                  f"{len(r.pending)} waiting/pending, {r.failed_attempts} failed attempts")
+            for p in r.pending:
+                print(f"    {p.study} {p.state} attempts={p.attempts} next in {p.next_in_s:.0f} s"
+                      + (f"  last error: {p.error}" if p.error else ""))
     return 0 if st.echo_ok is not False else 1
 
 
@@ -75,7 +84,7 @@ def _results(args: argparse.Namespace) -> int:
 
 def _resend(args: argparse.Namespace) -> int:
     from node.config import load_config
-    from node.orthanc.resend import resend_job
+    from node.send.stage import resend_job
 
     cfg = load_config(args.config)
     items = resend_job(cfg, args.job_id)

@@ -51,7 +51,10 @@ class LocalOrthanc:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    def configure(self, *, node_aet: str, node_port: int, forward: bool, stable_age_s: int = 2) -> None:
+    def configure(self, *, node_aet: str, node_port: int, forward: bool, stable_age_s: int = 2,
+                  routing: dict | None = None, viewer: bool = False) -> None:
+        """``routing`` adds keys to the plugin's ``LipoNode`` section (e.g. RetryBaseSeconds);
+        ``viewer``: also serve OHIF under ``/ohif/`` (:mod:`node.orthanc.ohif`), when installed."""
         self.dicom_port = self.dicom_port or free_port()
         self.http_port = self.http_port or free_port()
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -70,15 +73,21 @@ class LocalOrthanc:
             "DicomAlwaysAllowEcho": True,
             "StableAge": stable_age_s,
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-            "UserMetadata": {"LipoNodeForwarded": 1024},
+            "UserMetadata": {"LipoNodeForwarded": 1024, "LipoNodeRouting": 1025},
             "DicomModalities": {"lipo-node": [node_aet, "127.0.0.1", node_port]},
-            "LipoNode": {"Modality": "lipo-node", "ExcludeCallingAets": [node_aet]},
+            "LipoNode": {"Modality": "lipo-node", "ExcludeCallingAets": [node_aet], **(routing or {})},
         }
         if forward:
             plugins.append(str(PLUGINS / "libOrthancPython.so"))
             script = self.workdir / "lipo_forward.py"
             shutil.copy(FORWARD_SCRIPT, script)
             cfg["PythonScript"] = str(script)
+        if viewer:
+            from node.orthanc import ohif
+
+            site = ohif.build_site(self.workdir / "ohif-site")
+            plugins.append(str(ohif.SERVE_FOLDERS_PLUGIN))
+            cfg.update(ohif.orthanc_settings(site))
         cfg["Plugins"] = plugins
         (self.workdir / "orthanc.json").write_text(json.dumps(cfg, indent=2))
 

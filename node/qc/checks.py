@@ -16,11 +16,7 @@ from scipy import ndimage
 
 from node.qc.config import QcConfig
 from node.segment.geometry import Mask
-
-
-class QcStatus(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
+from node.vocab import QcStatus
 
 
 class QcCode(StrEnum):

@@ -44,12 +44,21 @@ class ReceiveConfig(BaseModel):
         description="calling AE title -> host IPs it may connect from ([] = any host); "
         "anything else is rejected with reason 3 (PS3.8 9.3.4)",
     )
-    max_associations: int = Field(20, ge=1, description="concurrent associations")
+    max_associations: int = Field(
+        128, ge=1, description="concurrent established associations; one more gets a transient "
+        "reject. Only a peer that sent a complete A-ASSOCIATE-RQ holds one")
+    max_pending_connections: int = Field(
+        128, ge=1, description="connections still before their A-ASSOCIATE-RQ (or TLS "
+        "handshake); beyond this the oldest is dropped, so a flood cannot lock callers out")
+    association_request_timeout_s: float = Field(
+        5.0, gt=0, description="deadline from TCP accept to a complete A-ASSOCIATE-RQ, TLS "
+        "handshake included")
     acse_timeout_s: float = Field(30.0, gt=0)
     dimse_timeout_s: float = Field(60.0, gt=0)
     network_timeout_s: float = Field(60.0, gt=0)
     max_pdu_bytes: int = Field(
-        1_048_576, ge=0, description="our Maximum Length Received (PS3.8 D.1); 0 = unlimited"
+        4_194_304, ge=0, description="our Maximum Length Received (PS3.8 D.1); a longer PDU is "
+        "A-ABORTed before it is read; 0 = no negotiated limit (64 MiB hard cap)"
     )
     sop_classes: list[str] = Field(
         default_factory=lambda: list(DEFAULT_SOP_CLASSES),

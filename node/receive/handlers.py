@@ -9,6 +9,11 @@ Every handler gets its context (:class:`ReceiveContext`) as an argument (pynetdi
   the Affected SOP Class UID of the request.
 - 0xC210/0xC211/0xC212 Error, Cannot understand: data set does not parse / identifying UID
   missing or invalid / pixel data truncated or undecodable.
+- 0xC213 Error, Cannot understand: the data set's SOP Instance UID differs from the request's
+  Affected SOP Instance UID (the object would be indexed under a UID the sender never named).
+
+Log lines and audit rows carry AE titles, the peer address, UIDs, counts, status codes and
+error *kinds* only: never a value read from the data set (a value may be a patient's name).
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydicom import Dataset
+from pydicom.uid import UID
 from pynetdicom.association import Association
-from pynetdicom.dsutils import decode
+from pynetdicom.dsutils import decode, encode_file_meta
 from pynetdicom.events import Event
 
 from node.errors import InvalidInstance
 from node.receive.policy import REJECT_PERMANENT, SOURCE_SERVICE_USER, AssociationPolicy
+from node.receive.transport import Refusal
 from node.store import AuditEvent, AuditKind, AuditResult, InstanceRecord, OutOfSpace, Store
 
 log = logging.getLogger(__name__)
@@ -34,6 +41,7 @@ SUCCESS = 0x0000
 OUT_OF_RESOURCES = 0xA700  # PS3.4 B.2.3 Refused: Out of Resources
 SOP_CLASS_MISMATCH = 0xA900  # PS3.4 B.2.3 Error: Data Set does not match SOP Class
 CANNOT_UNDERSTAND = 0xC210  # PS3.4 B.2.3 Error: Cannot understand (data set does not parse)
+INSTANCE_UID_MISMATCH = 0xC213  # PS3.4 B.2.3 Error: Cannot understand (Cxxx), see above
 
 
 @dataclass
@@ -48,6 +56,7 @@ class Session:
     bytes: int = 0
     failures: int = 0
     detail: str = ""
+    audit_id: int | None = None  # the row written when the association was accepted
 
 
 @dataclass
@@ -87,7 +96,18 @@ def handle_requested(event: Event, ctx: ReceiveContext) -> None:
 
 
 def handle_accepted(event: Event, ctx: ReceiveContext) -> None:
-    ctx.session(event.assoc).result = AuditResult.ABORTED  # until a release is seen
+    """Write the association's audit row now (result ``open``), so that even a node killed
+    mid-association leaves a row; :func:`handle_conn_close` or start-up reconciliation
+    completes it."""
+    sess = ctx.session(event.assoc)
+    try:
+        sess.audit_id = ctx.store.audit(AuditEvent(
+            kind=AuditKind.ASSOCIATION, result=AuditResult.OPEN, calling_ae=sess.calling_ae,
+            called_ae=sess.called_ae, host=sess.host,
+        ))
+    except Exception:
+        log.exception("could not write association audit row")
+    sess.result = AuditResult.ABORTED  # until a release is seen
 
 
 def handle_released(event: Event, ctx: ReceiveContext) -> None:
@@ -107,20 +127,33 @@ def handle_conn_close(event: Event, ctx: ReceiveContext) -> None:
         sess = ctx.sessions.pop(id(event.assoc), None)
     if sess is None:  # connection closed before an A-ASSOCIATE-RQ (port scan, TLS failure)
         return
+    row = AuditEvent(
+        kind=AuditKind.ASSOCIATION, result=sess.result, calling_ae=sess.calling_ae,
+        called_ae=sess.called_ae, host=sess.host, instances=sess.instances,
+        bytes=sess.bytes, detail=sess.detail or (f"{sess.failures} failed" if sess.failures else ""),
+    )
     try:
-        ctx.store.audit(AuditEvent(
-            kind=AuditKind.ASSOCIATION, result=sess.result, calling_ae=sess.calling_ae,
-            called_ae=sess.called_ae, host=sess.host, instances=sess.instances,
-            bytes=sess.bytes, detail=sess.detail or (f"{sess.failures} failed" if sess.failures else ""),
-        ))
+        if sess.audit_id is not None:
+            ctx.store.update_audit(sess.audit_id, row)
+        else:
+            ctx.store.audit(row)
     except Exception:  # an audit write must never take the SCP down
         log.exception("could not write association audit row")
+
+
+def record_refusal(refusal: Refusal, ctx: ReceiveContext) -> None:
+    """A connection the transport closed before an association existed (TLS handshake
+    failed or timed out, no/oversized/late A-ASSOCIATE-RQ, malformed command set)."""
+    ctx.store.audit(AuditEvent(kind=AuditKind.ASSOCIATION, result=AuditResult.REJECTED,
+                               host=refusal.host, detail=refusal.reason))
 
 
 def _failure(event: Event, ctx: ReceiveContext, status: int, result: AuditResult, msg: str) -> Dataset:
     sess = ctx.session(event.assoc)
     sess.failures += 1
     uid = str(getattr(event.request, "AffectedSOPInstanceUID", "") or "")
+    if not _valid_uid(uid):  # a hostile "UID" could be any text; keep only a real one
+        uid = ""
     log.warning("C-STORE from %s refused 0x%04X: %s", sess.calling_ae, status, msg)
     try:
         ctx.store.audit(AuditEvent(
@@ -136,17 +169,24 @@ def _failure(event: Event, ctx: ReceiveContext, status: int, result: AuditResult
     return rsp
 
 
+def _valid_uid(text: str) -> bool:
+    return 0 < len(text) <= 64 and UID(text).is_valid
+
+
 def _decode(event: Event) -> tuple[Dataset, bytes]:
     """The data set as parsed from the bytes sent, plus the Part 10 file to spool.
 
     Not ``event.dataset``: pynetdicom stamps the negotiated encoding on it, hiding a data set
-    that only parsed because pydicom fell back to the other VR mode (a lying header).
+    that only parsed because pydicom fell back to the other VR mode (a lying header). The
+    received bytes are taken once and spooled as they came (file meta prepended, never
+    re-encoded), which is what ``event.encoded_dataset()`` does, without its second copy.
     """
     ts = event.context.transfer_syntax
-    body = event.encoded_dataset(include_meta=False)
+    body = event.request.DataSet.getvalue()
     ds = decode(io.BytesIO(body), ts.is_implicit_VR, ts.is_little_endian, ts.is_deflated)
     ds.file_meta = event.file_meta
-    return ds, event.encoded_dataset(include_meta=True)
+    raw = b"".join((b"\0" * 128, b"DICM", encode_file_meta(ds.file_meta), body))
+    return ds, raw
 
 
 def handle_store(event: Event, ctx: ReceiveContext) -> int | Dataset:
@@ -158,12 +198,21 @@ def handle_store(event: Event, ctx: ReceiveContext) -> int | Dataset:
         return _failure(event, ctx, CANNOT_UNDERSTAND, AuditResult.FAILED,
                         f"data set does not parse: {type(exc).__name__}")
     requested_class = str(event.request.AffectedSOPClassUID)
-    if str(ds.get("SOPClassUID", "")) not in ("", requested_class):
+    try:
+        found_class, found_uid = str(ds.get("SOPClassUID", "")), str(ds.get("SOPInstanceUID", ""))
+    except Exception as exc:
+        return _failure(event, ctx, CANNOT_UNDERSTAND, AuditResult.FAILED,
+                        f"data set does not parse: {type(exc).__name__}")
+    if found_class not in ("", requested_class):
         return _failure(event, ctx, SOP_CLASS_MISMATCH, AuditResult.FAILED,
                         "SOP Class UID differs from Affected SOP Class UID")
+    if found_uid and found_uid.strip() != str(event.request.AffectedSOPInstanceUID).strip():
+        return _failure(event, ctx, INSTANCE_UID_MISMATCH, AuditResult.FAILED,
+                        "SOP Instance UID differs from Affected SOP Instance UID")
     try:
         stored = ctx.store.store_instance(
-            ds, transfer_syntax=str(event.context.transfer_syntax), calling_ae=sess.calling_ae, raw=raw
+            ds, transfer_syntax=str(event.context.transfer_syntax), calling_ae=sess.calling_ae,
+            raw=raw, association_id=sess.audit_id,
         )
     except InvalidInstance as exc:
         return _failure(event, ctx, getattr(exc, "dimse_status", CANNOT_UNDERSTAND),

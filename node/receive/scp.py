@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 from collections.abc import Callable
 
 import pydicom.uid
 from pydicom.pixels import get_decoder
 from pynetdicom import AE, evt, sop_class
-from pynetdicom.transport import ThreadedAssociationServer
 
 from node.receive import handlers
 from node.receive.config import ReceiveConfig, TlsConfig
 from node.receive.policy import AssociationPolicy
+from node.receive.transport import HARD_PDU_CAP, GuardedServer
 from node.store import InstanceRecord, Store
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,28 @@ def build_ae(cfg: ReceiveConfig) -> AE:
     return ae
 
 
+def _serve(ae: AE, cfg: ReceiveConfig, bound: list, ssl_ctx: ssl.SSLContext | None,
+           ctx: handlers.ReceiveContext) -> GuardedServer:
+    """``AE.start_server(block=False)`` with our :class:`GuardedServer` (pynetdicom's public
+    ``make_server(server_class=...)``), served from a daemon thread."""
+    server = ae.make_server((cfg.host, cfg.port), ssl_context=ssl_ctx, evt_handlers=bound,
+                            server_class=GuardedServer)
+    server.pdu_limit = cfg.max_pdu_bytes or HARD_PDU_CAP
+    server.read_timeout_s = cfg.network_timeout_s
+    server.request_deadline_s = cfg.association_request_timeout_s
+    server.max_pending = cfg.max_pending_connections
+    server.on_refused = lambda refusal: handlers.record_refusal(refusal, ctx)
+    thread = threading.Thread(target=server.serve_forever, name="lipo-node-scp-accept", daemon=True)
+    thread.start()
+    ae._servers.append(server)  # so ae.shutdown() and server.shutdown() work as upstream's
+    return server
+
+
 def start_scp(
     cfg: ReceiveConfig,
     store: Store,
     on_stored: Callable[[InstanceRecord], None] | None = None,
-) -> ThreadedAssociationServer:
+) -> GuardedServer:
     """Start the SCP in background threads; stop it with ``server.shutdown()``.
 
     ``on_stored`` is called (in the association's thread, after the instance is durable and
@@ -86,13 +104,16 @@ def start_scp(
         (evt.EVT_C_STORE, handlers.handle_store, [ctx]),
     ]
     removed, dropped = store.spool.remove_partials(), store.recover()
-    if removed or dropped:
-        log.warning("crash recovery: removed %d partial spool files, %d unbacked index rows",
-                    removed, dropped)
+    fixed = store.reconcile()
+    if removed or dropped or fixed.orphans_indexed or fixed.orphans_removed:
+        log.warning("crash recovery: removed %d partial spool files, %d unbacked index rows; "
+                    "indexed %d and removed %d spool files without an index row",
+                    removed, dropped, fixed.orphans_indexed, fixed.orphans_removed)
+    if fixed.interrupted_associations:
+        log.warning("crash recovery: %d associations were open when the node stopped",
+                    fixed.interrupted_associations)
     ssl_ctx = tls_context(cfg.tls) if cfg.tls is not None else None
-    server = build_ae(cfg).start_server(
-        (cfg.host, cfg.port), block=False, evt_handlers=bound, ssl_context=ssl_ctx
-    )
+    server = _serve(build_ae(cfg), cfg, bound, ssl_ctx, ctx)
     log.info("SCP %s listening on %s:%d%s", cfg.ae_title, cfg.host, server.server_address[1],
              " (TLS)" if ssl_ctx else "")
     return server

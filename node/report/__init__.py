@@ -8,22 +8,16 @@ Public API::
     build_seg(...), build_sr(...)                         # the objects without writing
 """
 
-from node.report.inputs import (
-    PredictedClass,
-    PreviousResult,
-    QcOutcome,
-    ReportInputs,
-    ReportOutput,
-    SegMethod,
-)
+from node.report.inputs import PreviousResult, ReportInputs, ReportOutput
 from node.report.seg import build_seg, sort_source
 from node.report.sr import build_sr, headline
 from node.report.templates import Templates, load_templates
 from node.report.uids import ResultUids, mask_digest, result_uids
 from node.report.write import load_source, write_report
+from node.vocab import Label, QcStatus, SegMethod
 
 __all__ = [
-    "PredictedClass", "PreviousResult", "QcOutcome", "ReportInputs", "ReportOutput", "ResultUids",
+    "Label", "PreviousResult", "QcStatus", "ReportInputs", "ReportOutput", "ResultUids",
     "SegMethod", "Templates", "build_seg", "build_sr", "headline", "load_source", "load_templates",
     "mask_digest", "result_uids", "sort_source", "write_report",
 ]

@@ -52,7 +52,7 @@ def _build(args: argparse.Namespace) -> int:
     grid = array_on_grid(sitk.ReadImage(str(args.mask)), volume.geometry)
     source, mask = seg_source(datasets, grid, volume)
     out = write_report(args.out, source, mask, info, load_templates(cfg.report.templates_file),
-                       mark_final=cfg.report.mark_final)
+                       mark_final=cfg.report.mark_final, key_image=cfg.report.key_image)
     print(json.dumps(out.model_dump(mode="json"), indent=2))
     return 0
 

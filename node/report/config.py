@@ -14,3 +14,7 @@ class ReportConfig(BaseModel):
     mark_final: bool = Field(
         False, description="SR Completion/Verification: false = PARTIAL/UNVERIFIED (decision support)"
     )
+    key_image: bool = Field(
+        True, description="also send a Secondary Capture key image (T1 slice, outline, result text) "
+                          "for PACS viewers that show neither SEG nor SR"
+    )

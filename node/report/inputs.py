@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-
-class PredictedClass(StrEnum):
-    LIPOMA = "lipoma"
-    ALT = "alt"
-
-
-class QcOutcome(StrEnum):
-    """QC of the segmentation shown in the SR: automatic checks, or a clinician's review."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    REVIEWED = "reviewed"
-
-
-class SegMethod(StrEnum):
-    """How the mask was made (paper: 78 % automatic, 22 % interactive, 3 % manual)."""
-
-    AUTOMATIC = "automatic"
-    INTERACTIVE = "interactive"
-    MANUAL = "manual"
+from node.errors import ReportError
+from node.vocab import Label, QcStatus, SegMethod
 
 
 class PreviousResult(BaseModel):
@@ -48,8 +30,8 @@ class ReportInputs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     alt_probability: float = Field(ge=0.0, le=1.0)
-    label: PredictedClass
-    qc_status: QcOutcome
+    label: Label
+    qc_status: QcStatus
     qc_reasons: tuple[str, ...] = ()
     seg_method: SegMethod
     ood: bool
@@ -59,6 +41,8 @@ class ReportInputs(BaseModel):
     amended_from: PreviousResult | None = None
     sequences: tuple[str, ...] = Field(
         (), description="MR sequences the classifier used (multi-sequence model); () = T1 only")
+    series_selection: Literal["automatic", "manual"] = Field(
+        "automatic", description="manual: a reviewer picked the T1 series in the worklist")
 
     @model_validator(mode="after")
     def _versions_are_text(self) -> ReportInputs:
@@ -66,6 +50,17 @@ class ReportInputs(BaseModel):
             if not k or not v:
                 raise ValueError("model_versions needs non-empty ids and versions")
         return self
+
+    @property
+    def algorithm_version(self) -> str:
+        """"id:version+id:version" for the SEG's and the SR's algorithm identification (VR LO).
+
+        Raises ReportError rather than truncating: a cut version no longer names the models.
+        """
+        version = "+".join(f"{k}:{v}" for k, v in sorted(self.model_versions.items()))
+        if len(version) > 64:
+            raise ReportError(f"algorithm version '{version}' is longer than 64 characters (VR LO)")
+        return version
 
 
 class ReportOutput(BaseModel):
@@ -79,3 +74,6 @@ class ReportOutput(BaseModel):
     sr_uid: str
     sr_series_uid: str
     headline: str
+    key_image_path: Path | None = None
+    key_image_uid: str | None = None
+    key_image_series_uid: str | None = None

@@ -28,23 +28,23 @@ from node.report.templates import Templates
 from node.report.uids import ResultUids
 
 
-def _normal(ds: pydicom.Dataset) -> np.ndarray:
-    iop = np.asarray(ds.ImageOrientationPatient, dtype=float)
-    return np.cross(iop[:3], iop[3:])
-
-
 def sort_source(datasets: Sequence[pydicom.Dataset]) -> list[pydicom.Dataset]:
-    """Classic single-frame series sorted by position along the slice normal (ascending).
+    """Classic single-frame series sorted by position along the slice normal (ascending): the
+    segment stage's order (:func:`node.segment.geometry.sort_frames`, one sorter for both).
 
     One multi-frame dataset is returned unchanged (its frame order is the mask order).
     """
+    from node.segment.geometry import GeometryError, sort_frames
+
     items = list(datasets)
     if len(items) == 1 and int(getattr(items[0], "NumberOfFrames", 1) or 1) > 1:
         return items
     if any("ImagePositionPatient" not in d or "ImageOrientationPatient" not in d for d in items):
         raise ReportError("source images lack ImagePositionPatient/ImageOrientationPatient")
-    n = _normal(items[0])
-    return sorted(items, key=lambda d: float(np.dot(n, np.asarray(d.ImagePositionPatient, float))))
+    try:
+        return sort_frames(items)
+    except GeometryError as exc:
+        raise ReportError(f"source images do not form one regular stack: {exc}") from exc
 
 
 def expected_shape(source: Sequence[pydicom.Dataset]) -> tuple[int, int, int]:
@@ -79,9 +79,7 @@ def anatomic_region(source: Sequence[pydicom.Dataset], tpl: Templates) -> hd.sr.
 
 
 def algorithm_identification(info: ReportInputs, tpl: Templates) -> hd.AlgorithmIdentificationSequence:
-    version = "+".join(f"{k}:{v}" for k, v in sorted(info.model_versions.items()))
-    if len(version) > 64:
-        raise ReportError(f"algorithm version '{version}' is longer than 64 characters (VR LO)")
+    version = info.algorithm_version
     params = {"template_version": tpl.template_version, "lipo_node": node.__version__}
     return hd.AlgorithmIdentificationSequence(
         name=tpl.algorithm.name, family=tpl.code(tpl.algorithm.family), version=version,
@@ -125,7 +123,7 @@ def build_seg(source: list[pydicom.Dataset], mask: np.ndarray, info: ReportInput
         algorithm_identification=(algorithm_identification(info, templates)
                                   if info.seg_method.value != "manual" else None),
         tracking_id=templates.sr.tracking_identifier,
-        tracking_uid=str(pydicom.uid.generate_uid(entropy_srcs=[uids.seg_instance, "tracking"])),
+        tracking_uid=uids.tracking,
         anatomic_regions=[region] if region is not None else None,
         display_color=hd.color.CIELabColor.from_rgb(*seg_tpl.display_color_rgb),
     )

@@ -17,15 +17,15 @@ import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
 import node
 from node.errors import ReportError
-from node.report.inputs import PreviousResult, QcOutcome, ReportInputs
+from node.jobs.model import JobState
+from node.jobs.pipeline import register_stage
+from node.report.inputs import PreviousResult, ReportInputs
 from node.report.templates import load_templates
 from node.report.write import REPORT_DIR, write_report
+from node.vocab import QcStatus, SegMethod
 
 if TYPE_CHECKING:
     from node.jobs.pipeline import JobContext
-
-MASK_FILE = "mask.nii.gz"
-
 
 def _previous(job_dir: Path, amends: list[str]) -> PreviousResult | None:
     """The latest earlier SR/SEG named in ``amends`` (PS3.3 C.17.2.1 Predecessor Documents)."""
@@ -49,8 +49,8 @@ def inputs_from_result(ctx: JobContext) -> ReportInputs:
     missing = [n for n in ("alt_probability", "label", "volume_ml") if getattr(r, n) is None]
     if missing:
         raise ReportError(f"job {r.job_id}: cannot report without {', '.join(missing)}")
-    reviewed = r.seg_method != "automatic" or r.quality_score is not None
-    qc = QcOutcome.REVIEWED if reviewed else QcOutcome(r.qc.status or "pass")
+    reviewed = r.seg_method is not SegMethod.AUTOMATIC or r.quality_score is not None
+    qc = QcStatus.REVIEWED if reviewed else (r.qc.status or QcStatus.PASS)
     # model id -> version, as ReportInputs expects; an id that embeds its version ("seg@<hash>")
     # is shortened so the joined Algorithm Version stays within VR LO (64 characters)
     versions = {m.model_id.partition("@")[0]: m.version for m in r.models} or {"lipo-node": node.__version__}
@@ -60,6 +60,8 @@ def inputs_from_result(ctx: JobContext) -> ReportInputs:
         volume_ml=r.volume_ml, diameter_mm=r.diameter_mm, model_versions=versions,
         amended_from=_previous(ctx.job_dir, r.amends),
         sequences=_sequences(ctx.job_dir, r.artefacts.get("sequences")),
+        series_selection="manual" if r.selection is not None and r.selection.method == "manual"
+        else "automatic",
     )
 
 
@@ -71,20 +73,28 @@ def _sequences(job_dir: Path, name: str | None) -> tuple[str, ...]:
 
 
 def report_stage(ctx: JobContext) -> None:
+    from node.jobs.folder import Artefact
     from node.segment.geometry import array_on_grid, read_series, seg_source
 
     info = inputs_from_result(ctx)
     datasets = [pydicom.dcmread(str(p)) for p in ctx.series_paths()]
     volume = read_series(datasets)
-    mask_path = ctx.job_dir / MASK_FILE
+    mask_path = ctx.folder / Artefact.MASK
     if not mask_path.exists():
-        raise ReportError(f"job {ctx.job_id}: no {MASK_FILE} to report")
+        raise ReportError(f"job {ctx.job_id}: no {Artefact.MASK} to report")
     grid_mask = array_on_grid(sitk.ReadImage(str(mask_path)), volume.geometry)
     source, mask = seg_source(datasets, grid_mask, volume)
     cfg = ctx.cfg.report
     out = write_report(ctx.job_dir, source, mask, info, load_templates(cfg.templates_file),
-                       mark_final=cfg.mark_final)
+                       mark_final=cfg.mark_final, key_image=cfg.key_image)
     ctx.result.seg_sop_instance_uid = out.seg_uid
     ctx.result.sr_sop_instance_uid = out.sr_uid
-    ctx.result.artefacts["seg"] = str(out.seg_path.relative_to(ctx.job_dir))
-    ctx.result.artefacts["sr"] = str(out.sr_path.relative_to(ctx.job_dir))
+    ctx.result.artefacts["seg"] = ctx.folder.relative(out.seg_path)
+    ctx.result.artefacts["sr"] = ctx.folder.relative(out.sr_path)
+    if out.key_image_path is not None:
+        ctx.result.artefacts["key_image"] = ctx.folder.relative(out.key_image_path)
+    else:
+        ctx.result.artefacts.pop("key_image", None)
+
+
+register_stage("report", JobState.REPORTED, "node.report.stage:report_stage")

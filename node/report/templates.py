@@ -96,6 +96,13 @@ class SrT(_Model):
     ood_flag: CodeT
     yes: CodeT
     no: CodeT
+    series_selection: CodeT = Field(default_factory=lambda: CodeT(
+        value="T1SELECT", scheme="99LIPONODE", meaning="T1 series selection"))
+    series_selection_values: dict[str, CodeT] = Field(default_factory=lambda: {
+        "automatic": CodeT(value="T1SELAUTO", scheme="99LIPONODE", meaning="T1 series selected by rules"),
+        "manual": CodeT(value="T1SELMANUAL", scheme="99LIPONODE",
+                        meaning="T1 series picked by a reviewer"),
+    })
 
     @field_validator("predicted_class")
     @classmethod
@@ -116,6 +123,8 @@ class DescriptionsT(_Model):
     amended_prefix: str = Field(max_length=16)
     seg_series_number: int = Field(ge=1, le=2**31 - 1)
     sr_series_number: int = Field(ge=1, le=2**31 - 1)
+    key_image_series: str = "{headline}"
+    key_image_series_number: int = Field(9903, ge=1, le=2**31 - 1)
 
 
 class Templates(_Model):

@@ -33,6 +33,9 @@ class ResultUids:
     seg_instance: str
     sr_series: str
     sr_instance: str
+    tracking: str  # the segment's tracking UID, shared by the SEG and the SR that measures it
+    key_image_series: str
+    key_image_instance: str
 
 
 def result_uids(source_series_uid: str, mask: np.ndarray, info: ReportInputs,
@@ -50,9 +53,13 @@ def result_uids(source_series_uid: str, mask: np.ndarray, info: ReportInputs,
 
     # the SEG depends on the mask (+ amendment), the SR also on every reported value
     seg_extra = info.amended_from.seg_uid if info.amended_from else ""
+    seg_instance = uid("seg-instance" + seg_extra, False)
     return ResultUids(
         seg_series=uid("seg-series" + seg_extra, False),
-        seg_instance=uid("seg-instance" + seg_extra, False),
+        seg_instance=seg_instance,
         sr_series=uid("sr-series", True),
         sr_instance=uid("sr-instance", True),
+        tracking=str(generate_uid(entropy_srcs=[seg_instance, "tracking"])),
+        key_image_series=uid("key-image-series", True),
+        key_image_instance=uid("key-image-instance", True),
     )

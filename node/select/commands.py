@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from node.config import load_config
 from node.errors import LipoNodeError
 from node.select.completeness import series_problems
 from node.select.index import StudyIndex
-from node.select.rules import SeriesChoice, choose_series, score_series
+from node.select.rules import SeriesChoice, choose_series, score_study
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,16 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _choice_json(choice: SeriesChoice) -> dict[str, object]:
-    return {
-        "study_uid": choice.study_uid, "series_uid": choice.series_uid,
-        "description": choice.description, "score": choice.score, "margin": choice.margin,
-        "uncertain": choice.uncertain, "reasons": choice.reasons,
-        "series": [
-            {**{k: v for k, v in asdict(s).items() if k != "terms"},
-             "score": s.score if s.eligible else None, "reasons": s.reasons}
-            for s in choice.scores
-        ],
-    }
+    return {"study_uid": choice.study_uid, **choice.selection.model_dump(mode="json")}
 
 
 def _select(args: argparse.Namespace) -> int:
@@ -45,12 +35,16 @@ def _select(args: argparse.Namespace) -> int:
     try:
         choice = choose_series(study, rules)
     except LipoNodeError as exc:
+        scores = score_study(study, rules)
         if args.json:
-            scores = [score_series(s, rules) for s in study.series.values()]
             print(json.dumps({"error": exc.code, "message": str(exc), "series": [
                 {"series_uid": s.series_uid, "description": s.description, "reasons": s.reasons}
                 for s in scores]}, indent=2))
             return 1
+        for s in scores:  # why nothing qualified, then the coded error
+            score = f"{s.score:7.1f}" if s.eligible else "      -"
+            print(f"  {score}  {s.n_images:>6}  {s.orientation:<9} {s.description[:28]:<28} "
+                  + "; ".join(s.reasons))
         raise
     if args.json:
         print(json.dumps(_choice_json(choice), indent=2))

@@ -5,14 +5,16 @@ the Per-Frame Functional Groups Sequence (5200,9230) (PS3.3 C.7.6.16); we look i
 first, then in the first frame. Macros read (PS3.3 C.8.13.5):
 
 - MR Timing and Related Parameters (0018,9112): RepetitionTime, FlipAngle
-- MR Echo (0018,9114): EffectiveEchoTime (0018,9082)
+- MR Echo (0018,9114): EffectiveEchoTime (0018,9082), over all frames (field maps, Dixon)
 - MR Modifier (0018,9006): InversionRecovery (0018,9009), InversionTimes (0018,9079)
-- MR Image Frame Type (0018,9226): FrameType, AcquisitionContrast (0008,9209)
+- MR Image Frame Type (0018,9226): FrameType, AcquisitionContrast (0008,9209),
+  ComplexImageComponent (0008,9208) over all frames (magnitude / phase / real / imaginary)
 - Contrast/Bolus Usage (0018,9341): ContrastBolusAgentAdministered (0018,9344)
 - Plane Position (0020,9113) / Plane Orientation (0020,9116) per frame, for completeness
 
 plus top-level Enhanced MR Image Module attributes SpectrallySelectedSuppression (0018,9025),
-EchoPulseSequence (0018,9008) and the Enhanced Contrast/Bolus Module's ContrastBolusAgentSequence.
+EchoPulseSequence (0018,9008), EchoPlanarPulseSequence (0018,9018) and the Enhanced
+Contrast/Bolus Module's ContrastBolusAgentSequence.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class EnhancedPhysics:
     spectral_suppression: str = ""
     echo_pulse_sequence: str = ""
     contrast_administered: bool | None = None
+    echo_planar: bool | None = None  # EchoPlanarPulseSequence (0018,9018)
+    flip_angle: float | None = None
+    complex_components: frozenset[str] = frozenset()  # ComplexImageComponent over all frames
+    echo_times: frozenset[float] = frozenset()  # EffectiveEchoTime over all frames
 
 
 def _groups(ds: Dataset) -> list[Dataset]:
@@ -71,6 +77,24 @@ def _first_float(value: object) -> float | None:
         return None
 
 
+def _over_frames(ds: Dataset, seq: str, keyword: str) -> set[object]:
+    """Every value of ``keyword`` in macro ``seq`` over shared + all per-frame groups.
+
+    A field map or Dixon set may mix magnitude/phase frames or echoes in one object, so the
+    first frame alone cannot say what the series holds (PS3.3 C.8.13.5.6, C.8.13.5.2).
+    """
+    found: set[object] = set()
+    groups = list(ds.get("SharedFunctionalGroupsSequence") or []) + list(
+        ds.get("PerFrameFunctionalGroupsSequence") or [])
+    for group in groups:
+        items = group.get(seq)
+        if items and keyword in items[0]:
+            value = items[0].get(keyword)
+            if value is not None and value != "":
+                found.add(value)
+    return found
+
+
 def enhanced_physics(ds: Dataset) -> EnhancedPhysics:
     ir = _macro(ds, "MRModifierSequence", "InversionRecovery")
     frame_type = _macro(ds, "MRImageFrameTypeSequence", "FrameType")
@@ -92,6 +116,16 @@ def enhanced_physics(ds: Dataset) -> EnhancedPhysics:
         spectral_suppression=str(ds.get("SpectrallySelectedSuppression", "") or "").upper(),
         echo_pulse_sequence=str(ds.get("EchoPulseSequence", "") or "").upper(),
         contrast_administered=contrast,
+        echo_planar=None if not ds.get("EchoPlanarPulseSequence") else
+        str(ds.get("EchoPlanarPulseSequence")).upper() == "YES",
+        flip_angle=_first_float(_macro(ds, "MRTimingAndRelatedParametersSequence", "FlipAngle")),
+        complex_components=frozenset(
+            str(v).upper() for v in _over_frames(ds, "MRImageFrameTypeSequence", "ComplexImageComponent")
+        ) | ({str(ds.ComplexImageComponent).upper()} if ds.get("ComplexImageComponent") else set()),
+        echo_times=frozenset(
+            t for v in _over_frames(ds, "MREchoSequence", "EffectiveEchoTime")
+            if (t := _first_float(v)) is not None and t > 0
+        ),
     )
 
 

@@ -54,7 +54,16 @@ class SeriesHeader:
     te_ms: float | None = None
     ti_ms: float | None = None
     contrast_agent: str = ""
+    station_name: str = ""
+    flip_angle: float | None = None
+    acquisition_type: str = ""  # MRAcquisitionType (0018,0023): 2D / 3D
     enhanced: EnhancedPhysics | None = None
+    # aggregated over every image of the series (one instance cannot tell a field map or a
+    # magnitude/phase mix): ImageType values 3+ (PS3.3 C.8.3.1.1.1), ComplexImageComponent,
+    # echo times
+    image_kinds: set[str] = field(default_factory=set)
+    echo_times: set[float] = field(default_factory=set)
+    non_image_objects: int = 0  # Raw Data, reports ... sharing the series UID (not counted)
     expected_count: int | None = None
     slices: list[SliceInfo] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)
@@ -134,12 +143,22 @@ class StudyIndex:
         return cls.from_paths([Path(r.path) for r in records])
 
     def _add(self, path: Path, ds: Dataset) -> None:
+        """Add one instance; the series header comes from an image, never from a non-image
+        object (Raw Data, a protocol report) that happens to share the SeriesInstanceUID."""
         uid = str(ds.get("SeriesInstanceUID", ""))
+        image = is_image(ds)
         hdr = self.series.get(uid)
-        if hdr is None:
-            hdr = self.series[uid] = _series_header(self.study_uid, uid, ds)
+        if hdr is None or (image and not hdr.slices):
+            fresh = _series_header(self.study_uid, uid, ds)
+            if hdr is not None:
+                fresh.paths, fresh.non_image_objects = hdr.paths, hdr.non_image_objects
+            hdr = self.series[uid] = fresh
         hdr.paths.append(path)
+        if not image:
+            hdr.non_image_objects += 1
+            return
         hdr.slices.extend(_slices(ds))
+        _aggregate(hdr, ds)
 
 
 class _Attrs:
@@ -179,6 +198,33 @@ class _Attrs:
         return "" if value is None else str(value).strip()
 
 
+NON_IMAGE_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.4.2",  # MR Spectroscopy
+    "1.2.840.10008.5.1.4.1.1.66",  # Raw Data
+}
+
+
+def is_image(ds: Dataset) -> bool:
+    """An image object: pixel module present (Rows) and not a known non-image SOP class."""
+    return "Rows" in ds and str(ds.get("SOPClassUID", "")) not in NON_IMAGE_CLASSES
+
+
+def _aggregate(hdr: SeriesHeader, ds: Dataset) -> None:
+    a = _Attrs(ds)
+    hdr.image_kinds.update(a.multi("ImageType")[2:])
+    cic = a.text("ComplexImageComponent").upper()
+    if cic:
+        hdr.image_kinds.add(cic)
+    te = _float(a.get("EchoTime"))
+    if te is not None and te > 0:
+        hdr.echo_times.add(round(te, 2))
+    if hdr.enhanced is not None and "PerFrameFunctionalGroupsSequence" in ds:
+        phys = enhanced_physics(ds)
+        hdr.image_kinds.update(phys.frame_type[2:])
+        hdr.image_kinds.update(phys.complex_components)
+        hdr.echo_times.update(round(t, 2) for t in phys.echo_times)
+
+
 def _float(value: object) -> float | None:
     if value is None or value == "":
         return None
@@ -209,6 +255,9 @@ def _series_header(study_uid: str, series_uid: str, ds: Dataset) -> SeriesHeader
         te_ms=_float(a.get("EchoTime")),
         ti_ms=_float(a.get("InversionTime")),
         contrast_agent=a.text("ContrastBolusAgent"),
+        station_name=a.text("StationName"),
+        flip_angle=_float(a.get("FlipAngle")),
+        acquisition_type=a.text("MRAcquisitionType").upper(),
     )
     images = _float(a.get("ImagesInAcquisition"))
     if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
@@ -217,6 +266,7 @@ def _series_header(study_uid: str, series_uid: str, ds: Dataset) -> SeriesHeader
         hdr.tr_ms = hdr.tr_ms if hdr.tr_ms is not None else phys.tr_ms
         hdr.te_ms = hdr.te_ms if hdr.te_ms is not None else phys.te_ms
         hdr.ti_ms = hdr.ti_ms if hdr.ti_ms is not None else phys.ti_ms
+        hdr.flip_angle = hdr.flip_angle if hdr.flip_angle is not None else phys.flip_angle
         if not hdr.image_type and phys.frame_type:
             hdr.image_type = phys.frame_type
         frames = _float(ds.get("NumberOfFrames"))

@@ -19,7 +19,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 
 import pydicom
@@ -29,6 +28,7 @@ from node.errors import DeliveryError
 from node.send.config import SendConfig
 from node.send.senders import InstanceRef, sender_for
 from node.store.db import connect, ensure_schema
+from node.vocab import DeliveryState
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,8 @@ CREATE INDEX IF NOT EXISTS outbox_job ON outbox (job_id);
 CLAIM_S = 600.0
 
 
-class ItemState(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    DEAD = "dead"
+#: an outbox item's state is a delivery state (``skipped`` is never stored for an item)
+ItemState = DeliveryState
 
 
 class OutboxItem(BaseModel):
@@ -259,7 +256,7 @@ class Outbox:
 
 
 def outbox_counts_conn(conn: sqlite3.Connection) -> dict[str, int]:
-    counts = {s.value: 0 for s in ItemState}
+    counts = {s.value: 0 for s in ItemState if s is not ItemState.SKIPPED}
     for row in conn.execute("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state"):
         counts[row["state"]] = int(row["n"])
     return counts

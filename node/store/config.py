@@ -1,5 +1,7 @@
 """Configuration section ``store`` (see config.yaml)."""
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -14,6 +16,10 @@ class StoreConfig(BaseModel):
         description="disk watermark: refuse an instance (0xA700 Out of Resources) when writing it "
         "would leave less than this many free bytes on the spool's file system",
     )
+    sync: Literal["auto", "file_and_folder"] = Field(
+        "auto", description="auto: one fsync per instance (file, after its rename) where the spool's "
+        "file system journals a rename with the renamed inode (ext4, XFS, btrfs), else file and "
+        "folder fsync; file_and_folder: always both (POSIX, any file system)")
     retention_days: float = Field(
         30.0, gt=0, description="finished jobs (delivered/failed) older than this lose their spool "
         "copy and bulky job files; result.json and the audit trail stay")

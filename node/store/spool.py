@@ -43,6 +43,35 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+#: file systems whose fsync of a renamed file also makes the rename durable (see
+#: :meth:`Spool.place_synced`); anything else (NFS, overlay, tmpfs, ...) gets the folder fsync
+_JOURNALED = {"ext4", "xfs", "btrfs"}
+
+
+def filesystem_type(path: Path) -> str:
+    """Type of the file system holding ``path`` (longest mount point in /proc/self/mountinfo)."""
+    target = str(Path(path).resolve())
+    best, kind = "", ""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) < 5 or not right:
+            continue
+        mount = fields[4].replace("\\040", " ")
+        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best):
+            best, kind = mount, right.split()[0]
+    return kind
+
+
+def journaled_rename(path: Path) -> bool:
+    return filesystem_type(path) in _JOURNALED
+
+
 class Spool:
     """Writes files under ``root``; the only code that creates files in the spool."""
 
@@ -66,6 +95,37 @@ class Spool:
                 d.mkdir(exist_ok=True)
                 _fsync_dir(d.parent)
             self._known_dirs.add(folder)
+
+    def place_synced(self, rel: Path, data: bytes) -> Path:
+        """Write to a temporary file, rename it to ``root/rel``, then fsync it: one fsync.
+
+        Durable without a folder fsync only on a file system whose journal commits a rename
+        together with the renamed inode (:func:`journaled_rename`): the rename updates the
+        inode's ctime, so fsync of the inode waits for the journal transaction that holds the
+        new directory entry (ext4 with a journal, XFS, btrfs). Elsewhere use :meth:`place` +
+        :meth:`sync_dir`.
+        """
+        final = self.root / rel
+        self._ensure_dir(final.parent)
+        tmp = final.parent / f".{final.stem}.{uuid.uuid4().hex}{PART_SUFFIX}"
+        renamed = False
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.replace(tmp, final)
+                renamed = True
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            (final if renamed else tmp).unlink(missing_ok=True)  # never acknowledged
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OutOfSpace(f"spool file system full writing {rel}") from exc
+            raise
+        return final
 
     def place(self, rel: Path, data: bytes) -> Path:
         """Write ``data`` to a temporary file, fsync it, rename it to ``root/rel``.

@@ -1,8 +1,12 @@
 """The store: spool files plus the ``instances`` index and the ``audit`` table.
 
 Contract (ARCHITECTURE.md): :meth:`Store.store_instance` returns only after the file is
-fsynced, atomically renamed, its folder fsynced and its index row committed with
-``synchronous=FULL``; the caller (the SCP) acknowledges Success only then. A second copy of a
+fsynced, atomically renamed, its folder fsynced and its index row committed; the caller (the
+SCP) acknowledges Success only then. The spool is the durable record: the index connection
+runs with ``synchronous=NORMAL`` (WAL; a commit survives a process crash, and only a power
+loss can drop the last commits), because :meth:`Store.reconcile` re-indexes at start-up every
+spool file that has no row. That saves the WAL fsync on the hot path, leaving the two a
+rename needs (file, folder). A second copy of a
 SOP Instance UID already indexed is answered from the index (idempotent, PS3.4 B.4.1 leaves
 duplicate handling to the SCP). One SQLite connection guarded by a lock serves every
 association thread (pynetdicom runs each association in its own thread).
@@ -25,8 +29,8 @@ import pydicom
 from node.store.config import StoreConfig
 from node.store.db import connect, ensure_schema
 from node.store.errors import OutOfSpace
-from node.store.spool import Spool, relative_path
-from node.store.validate import check_instance
+from node.store.spool import SUFFIX, Spool, journaled_rename, relative_path
+from node.store.validate import InstanceKeys, check_instance
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -38,7 +42,8 @@ CREATE TABLE IF NOT EXISTS instances (
     size INTEGER NOT NULL,
     received_at REAL NOT NULL,
     calling_ae TEXT NOT NULL,
-    transfer_syntax TEXT NOT NULL
+    transfer_syntax TEXT NOT NULL,
+    association_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid, received_at);
 CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid);
@@ -72,6 +77,8 @@ class AuditKind(StrEnum):
 class AuditResult(StrEnum):
     """Outcome of an association (accepted/released/aborted/rejected) or an instance."""
 
+    OPEN = "open"  # association in progress (row written at acceptance, updated at close)
+    INTERRUPTED = "interrupted"  # still open when the node stopped (found at the next start)
     RELEASED = "released"
     ABORTED = "aborted"
     REJECTED = "rejected"
@@ -112,6 +119,15 @@ class InstanceRecord:
 
 
 @dataclass(frozen=True)
+class Reconciliation:
+    """What :meth:`Store.reconcile` repaired at start-up."""
+
+    interrupted_associations: int
+    orphans_indexed: int
+    orphans_removed: int
+
+
+@dataclass(frozen=True)
 class StoredInstance:
     """What :meth:`Store.store_instance` did: the record, and whether it was already there."""
 
@@ -125,8 +141,14 @@ class Store:
         self.spool = Spool(Path(spool_dir))
         self._conn: sqlite3.Connection = connect(db_path)
         ensure_schema(self._conn, SCHEMA)
+        self._conn.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
+        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(instances)")}
+        if "association_id" not in columns:  # database from before association ids
+            self._conn.execute("ALTER TABLE instances ADD COLUMN association_id INTEGER")
         self._lock = threading.Lock()
         self._dir_sync = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spool-dirsync")
+        #: one fsync per instance (see Spool.place_synced) where the file system allows it
+        self.one_fsync = cfg.sync == "auto" and journaled_rename(self.spool.root)
 
     def close(self) -> None:
         self._dir_sync.shutdown(wait=True)
@@ -154,7 +176,8 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------
     def store_instance(
-        self, ds: pydicom.Dataset, *, transfer_syntax: str, calling_ae: str, raw: bytes | None = None
+        self, ds: pydicom.Dataset, *, transfer_syntax: str, calling_ae: str, raw: bytes | None = None,
+        association_id: int | None = None,
     ) -> StoredInstance:
         """Validate, durably spool and index one instance.
 
@@ -175,6 +198,9 @@ class Store:
             raise OutOfSpace(
                 f"{free} bytes free on the spool, watermark is {self._cfg.min_free_bytes}"
             )
+        if self.one_fsync:
+            path = self.spool.place_synced(rel, data)  # renamed, then one fsync
+            return self._index(keys, rel, path, data, calling_ae, transfer_syntax, association_id)
         path = self.spool.place(rel, data)  # fsynced and renamed
         # The folder fsync (rename durable) and the index commit (WAL fsync) overlap: both
         # must finish before we return, and the row only becomes visible after the rename, so
@@ -185,9 +211,10 @@ class Store:
         try:
             with self._lock:
                 self._conn.execute(
-                    f"INSERT OR REPLACE INTO instances({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                    f"INSERT OR REPLACE INTO instances({_COLUMNS}, association_id)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid,
-                     str(rel), len(data), now, calling_ae, str(transfer_syntax)),
+                     str(rel), len(data), now, calling_ae, str(transfer_syntax), association_id),
                 )
         finally:
             dir_error = dir_synced.exception()
@@ -202,15 +229,110 @@ class Store:
         )
         return StoredInstance(record, duplicate=False)
 
-    def audit(self, event: AuditEvent) -> None:
+    def _index(self, keys: InstanceKeys, rel: Path, path: Path, data: bytes, calling_ae: str,
+               transfer_syntax: str, association_id: int | None) -> StoredInstance:
+        now = time.time()
         with self._lock:
             self._conn.execute(
+                f"INSERT OR REPLACE INTO instances({_COLUMNS}, association_id)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid,
+                 str(rel), len(data), now, calling_ae, str(transfer_syntax), association_id),
+            )
+        record = InstanceRecord(
+            keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid, path,
+            len(data), datetime.fromtimestamp(now, UTC), calling_ae, str(transfer_syntax),
+        )
+        return StoredInstance(record, duplicate=False)
+
+    def audit(self, event: AuditEvent) -> int:
+        """Append one audit row; returns its id (for :meth:`update_audit`)."""
+        with self._lock:
+            cur = self._conn.execute(
                 "INSERT INTO audit(at, kind, result, calling_ae, called_ae, host, instances, bytes,"
                 " status, sop_instance_uid, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (event.at.timestamp(), str(event.kind), str(event.result), event.calling_ae,
                  event.called_ae, event.host, event.instances, event.bytes, event.status,
                  event.sop_instance_uid, event.detail),
             )
+            return int(cur.lastrowid or 0)
+
+    def update_audit(self, row_id: int, event: AuditEvent) -> None:
+        """Close an association row written at its start (result, counts, detail)."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE audit SET result=?, instances=?, bytes=?, detail=? WHERE id=?",
+                (str(event.result), event.instances, event.bytes, event.detail, row_id),
+            )
+
+    # -- start-up reconciliation ---------------------------------------------------------
+    def reconcile(self) -> Reconciliation:
+        """Make spool, index and audit agree after a crash; run before serving.
+
+        - association rows still ``open`` become ``interrupted``, with the instances that were
+          indexed under them counted (they were acknowledged: the answer follows the commit);
+        - a complete ``.dcm`` without an index row (crash between rename and commit, never
+          acknowledged but intact) is checked like a received instance and indexed, or
+          removed when it does not pass.
+        """
+        with self._lock:
+            open_rows = self._conn.execute(
+                "SELECT a.id, COUNT(i.sop_instance_uid), COALESCE(SUM(i.size), 0) FROM audit a"
+                " LEFT JOIN instances i ON i.association_id = a.id"
+                " WHERE a.kind=? AND a.result=? GROUP BY a.id",
+                (str(AuditKind.ASSOCIATION), str(AuditResult.OPEN)),
+            ).fetchall()
+            for row_id, count, size in open_rows:
+                self._conn.execute(
+                    "UPDATE audit SET result=?, instances=?, bytes=?, detail=? WHERE id=?",
+                    (str(AuditResult.INTERRUPTED), count, size, "node stopped during association",
+                     row_id),
+                )
+            known = {r[0] for r in self._conn.execute("SELECT path FROM instances")}
+        indexed = removed = 0
+        for path in self.spool.root.rglob(f"*{SUFFIX}"):
+            rel = path.relative_to(self.spool.root)
+            if str(rel) in known or path.name.startswith("."):
+                continue
+            if self._index_orphan(path, rel):
+                indexed += 1
+            else:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return Reconciliation(len(open_rows), indexed, removed)
+
+    def _index_orphan(self, path: Path, rel: Path) -> bool:
+        try:
+            ds = pydicom.dcmread(path)
+            ts = str(ds.file_meta.TransferSyntaxUID)
+            keys = check_instance(ds, ts)
+        except Exception:  # anything unreadable goes
+            return False
+        if relative_path(keys.study_uid, keys.series_uid, keys.sop_instance_uid) != rel:
+            return False
+        st = path.stat()
+        with self._lock:
+            self._conn.execute(
+                f"INSERT OR IGNORE INTO instances({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                (keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid,
+                 str(rel), st.st_size, st.st_mtime, "", ts),
+            )
+        return True
+
+    def remove_study(self, study_uid: str, *, dry_run: bool = False) -> tuple[int, int]:
+        """Delete a study's spool files and index rows (retention); returns (instances, bytes).
+
+        The index rows go after the files, so a crash in between leaves rows whose file is
+        missing (re-run removes them), never a spool file that nothing indexes.
+        """
+        with self._lock:
+            rows = self._conn.execute("SELECT path, size FROM instances WHERE study_uid=?",
+                                      (study_uid,)).fetchall()
+            if not dry_run:
+                for row in rows:
+                    (self.spool.root / row["path"]).unlink(missing_ok=True)
+                self._conn.execute("DELETE FROM instances WHERE study_uid=?", (study_uid,))
+        return len(rows), sum(int(r["size"]) for r in rows)
 
     # -- reading ---------------------------------------------------------------------------
     def _select(self, where: str, args: tuple) -> list[InstanceRecord]:

@@ -5,7 +5,7 @@ paper's radiomics model reaches 0.74-0.89 and its volume-only model 0.68-0.84. T
 fraction is measured on the image, as a reader would: the share of mask voxels brighter than
 60 % of the mask's 95th percentile (the fat level of that tumour on that scanner).
 
-Usage: ``python -m node.synthetic.baseline /work/cohorts`` prints JSON with the AUC per profile
+Usage: ``python -m node.synthetic.baseline COHORTS_DIR`` prints JSON with the AUC per profile
 (train: 5-fold cross-validated; the others: model fitted on train).
 """
 
@@ -67,4 +67,6 @@ def baseline_auc(cohorts_root: Path, train: str = "train",
 
 
 if __name__ == "__main__":
-    print(json.dumps(baseline_auc(Path(sys.argv[1] if len(sys.argv) > 1 else "/work/cohorts")), indent=1))
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m node.synthetic.baseline COHORTS_DIR")
+    print(json.dumps(baseline_auc(Path(sys.argv[1])), indent=1))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
+from node import atomic
 from node.synthetic.anatomy import build_phantom
 from node.synthetic.draws import CaseDraw, draw_case
 from node.synthetic.physics import TISSUES
@@ -68,7 +69,7 @@ def _write_patient(folder: Path, rc: RenderedCase) -> None:
              "generator": GENERATOR_VERSION}
     (tmp / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
     shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+    os.replace(tmp, folder)  # a whole folder swap; node.atomic writes single files
 
 
 def label_row(patient: str, case: CaseDraw, volume_ml: float) -> dict[str, object]:
@@ -142,10 +143,11 @@ def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: b
     labels = out_dir / "labels.csv"
     if shard is not None or claim:
         return labels
-    tmp = labels.with_suffix(".csv.partial")
-    with tmp.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=LABEL_COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, labels)
-    return labels
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=LABEL_COLUMNS)
+            w.writeheader()
+            w.writerows(rows)
+
+    return atomic.write_with(labels, write)

@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--case", choices=["normal", "fov_cut", "no_tumour", "two_tumours", "superficial"],
                    default="normal", help="QC failure cases for the segmentation checks")
     s.add_argument("--matrix", type=int, default=256, help="largest in-plane matrix")
+    s.add_argument("--extra-series", action="store_true",
+                   help="add MP-RAGE, a Dixon quartet, a B0 field map (magnitude + phase), a subtraction")
     s.set_defaults(func=_study)
 
     p = ssub.add_parser("preview", help="PNG montage of a study's series with the truth contour")
@@ -57,7 +59,8 @@ def _study(args: argparse.Namespace) -> int:
     from node.synthetic.study import StudySpec, generate_study
 
     spec = StudySpec(seed=args.seed, vendor=args.vendor, enhanced=args.enhanced, label=args.label,
-                     location=args.location, case=args.case, max_matrix=args.matrix)
+                     location=args.location, case=args.case, max_matrix=args.matrix,
+                     extra_series=args.extra_series)
     result = generate_study(args.out, spec)
     print(result.study_dir)
     return 0

@@ -98,7 +98,7 @@ def mr_image_module(ds: Dataset, ctx: StudyContext, s: SeriesData) -> None:
     ds.ScanningSequence = n.scanning_sequence.split("\\")
     ds.SequenceVariant = n.sequence_variant.split("\\")
     ds.ScanOptions = n.scan_options.split("\\") if n.scan_options else ""
-    ds.MRAcquisitionType = "2D"
+    ds.MRAcquisitionType = "3D" if p.three_d else "2D"
     ds.SequenceName = n.sequence_name
     ds.AngioFlag = "N"
     ds.RepetitionTime = _ds(p.tr, 2)
@@ -155,6 +155,9 @@ def write_classic(s: SeriesData, ctx: StudyContext, folder: Path) -> list[Path]:
         ds.SliceLocation = _ds(slice_location(f))
         pixel_module(ds, *f.pixels.shape)
         mr_image_module(ds, ctx, s)
+        if s.frame_te is not None:
+            ds.EchoTime = _ds(s.frame_te[i - 1], 2)
+            ds.EchoNumbers = str(sorted(set(s.frame_te)).index(s.frame_te[i - 1]) + 1)
         contrast_module(ds, s)
         rows, cols = f.pixels.shape
         ds.AcquisitionMatrix = [0, cols, rows, 0] if s.phase_dir == "ROW" else [cols, 0, 0, rows]

@@ -50,6 +50,10 @@ def frame_type(s: SeriesData) -> list[str]:
     if s.derived:
         return ["DERIVED", "PRIMARY", "VOLUME", "RESAMPLED"]  # value 2 is PRIMARY only (C.8.13.1.1.1)
     flavor = {Role.localizer: "LOCALIZER", Role.t1_fs_post: "POST_CONTRAST"}.get(s.role, "VOLUME")
+    extra = s.naming.image_type_extra
+    if s.role.value.startswith(("dixon", "fieldmap", "mprage", "subtraction")) and extra:
+        tail = list(extra[:2]) if len(extra) > 1 else [extra[0], "NONE"]
+        return ["ORIGINAL", "PRIMARY", *tail]
     return ["ORIGINAL", "PRIMARY", flavor, "NONE"]
 
 
@@ -73,7 +77,7 @@ def _shared(s: SeriesData, ctx: StudyContext, same_orientation: bool) -> Dataset
         PixelPresentation="MONOCHROME",
         VolumetricProperties="SAMPLED" if s.derived else "VOLUME",
         VolumeBasedCalculationTechnique="MPR" if s.derived else "NONE",
-        ComplexImageComponent="MAGNITUDE",
+        ComplexImageComponent=s.complex_component,
         AcquisitionContrast=s.acquisition_contrast,
     )
     if s.contrast_agent:
@@ -101,7 +105,8 @@ def _shared(s: SeriesData, ctx: StudyContext, same_orientation: bool) -> Dataset
         PercentSampling="100",
         PercentPhaseFieldOfView="100",
     )
-    g.MREchoSequence = _item(EffectiveEchoTime=round(p.te, 3))
+    if s.frame_te is None:  # else per frame (multi-echo)
+        g.MREchoSequence = _item(EffectiveEchoTime=round(p.te, 3))
     modifier = dict(
         InversionRecovery="YES" if p.ti is not None else "NO",
         FlowCompensation="NONE",
@@ -171,7 +176,7 @@ def write_enhanced(s: SeriesData, ctx: StudyContext, folder: Path) -> list[Path]
     ds.PixelPresentation = "MONOCHROME"
     ds.VolumetricProperties = "SAMPLED" if s.derived else "VOLUME"
     ds.VolumeBasedCalculationTechnique = "MPR" if s.derived else "NONE"
-    ds.ComplexImageComponent = "MAGNITUDE"
+    ds.ComplexImageComponent = s.complex_component
     ds.AcquisitionContrast = s.acquisition_contrast
     ds.ContentQualification = "PRODUCT"
     ds.ResonantNucleus = "1H"
@@ -210,6 +215,8 @@ def write_enhanced(s: SeriesData, ctx: StudyContext, folder: Path) -> list[Path]
         fg.PlanePositionSequence = _item(ImagePositionPatient=[_ds(v) for v in f.ipp])
         if len(iops) > 1:
             fg.PlaneOrientationSequence = _item(ImageOrientationPatient=[_ds(v, 8) for v in f.iop])
+        if s.frame_te is not None:
+            fg.MREchoSequence = _item(EffectiveEchoTime=round(s.frame_te[len(per_frame)], 3))
         per_frame.append(fg)
     ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
     ds.NumberOfFrames = len(s.frames)
@@ -235,7 +242,7 @@ def _pulse_sequence(ds: Dataset, s: SeriesData) -> None:
     """MR Pulse Sequence Module (PS3.3 C.8.13.4)."""
     gre = "GR" in s.naming.scanning_sequence.split("\\")
     ds.PulseSequenceName = s.naming.sequence_name.lstrip("*")[:16] or "SE"
-    ds.MRAcquisitionType = "2D"
+    ds.MRAcquisitionType = "3D" if s.protocol.three_d else "2D"
     ds.EchoPulseSequence = "GRADIENT" if gre else "SPIN"
     if not gre:
         ds.MultipleSpinEcho = "NO"

@@ -86,7 +86,7 @@ def _fat_design(rng: np.random.Generator, label: Label, overlap: float) -> tuple
     design-level fat fraction + volume model lands near the paper's imaging AUC (0.74-0.89)
     instead of the near-perfect separation that radiomics found in the first twin (CV 0.97).
     """
-    if label is Label.lipoma:
+    if label is Label.LIPOMA:
         if rng.random() < min(0.5, 1.3 * overlap):
             return float(rng.uniform(0.75, 0.92)), int(rng.integers(2, 6)), float(rng.uniform(1.5, 3.0))
         return float(rng.uniform(0.88, 0.99)), int(rng.integers(0, 4)), float(rng.uniform(0.6, 1.8))
@@ -108,7 +108,7 @@ _ALT_LOCATION_WEIGHT = {Location.thigh: 1.25, Location.pelvis: 1.2, Location.tru
 
 def _by_label(mean: float, gap: float, alt_share: float, label: Label) -> float:
     """The label's mean such that the mixture keeps ``mean`` and the labels differ by ``gap``."""
-    return mean + gap * (1 - alt_share) if label is Label.alt else mean - gap * alt_share
+    return mean + gap * (1 - alt_share) if label is Label.ALT else mean - gap * alt_share
 
 
 def _location_weights(profile: Profile, label: Label) -> dict[Location, float]:
@@ -117,7 +117,7 @@ def _location_weights(profile: Profile, label: Label) -> dict[Location, float]:
     alt = {k: v * _ALT_LOCATION_WEIGHT.get(k, 1.0) for k, v in base.items()}
     z = sum(alt.values())
     alt = {k: v / z for k, v in alt.items()}
-    if label is Label.alt:
+    if label is Label.ALT:
         return alt
     return {k: max(base[k] - a * alt[k], 0.02 * base[k]) / (1 - a) for k in base}
 
@@ -134,7 +134,7 @@ def draw_case(profile: Profile, seed: int, **forced: object) -> CaseDraw:
     fields. The random stream is consumed identically whatever is pinned, so pinning one field
     does not reshuffle the others."""
     rng = np.random.default_rng([seed, 0x5EED])
-    label = Label.alt if rng.random() < profile.alt_share else Label.lipoma
+    label = Label.ALT if rng.random() < profile.alt_share else Label.LIPOMA
     u_loc = rng.random()
     s = profile.superficial_share
     m = 0.5 * profile.alt_share + 1.5 * (1 - profile.alt_share)
@@ -159,7 +159,7 @@ def draw_case(profile: Profile, seed: int, **forced: object) -> CaseDraw:
     age = int(np.clip(round(age_mean + 13 * z_age), 18, 90))
     male = _by_label(profile.male_share, _MALE_GAP, profile.alt_share, label)
     sex = Sex.M if u_sex < male else Sex.F
-    p_sup = min(0.95, s * (0.5 if label is Label.alt else 1.5) / m)
+    p_sup = min(0.95, s * (0.5 if label is Label.ALT else 1.5) / m)
     depth = Depth.superficial if u_depth < p_sup else Depth.deep
     depth = Depth(forced.pop("depth", depth))
     size_rng = np.random.default_rng([seed, int(u_sizes[0] * 2**31)])

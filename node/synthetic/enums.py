@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
-
-class Label(StrEnum):
-    """Histology, the classification target (MDM2-negative lipoma vs MDM2-positive ALT)."""
-
-    lipoma = "lipoma"
-    alt = "alt"
+from node.vocab import Label as Label  # the shared vocabulary; named here with the twin's other enums
 
 
 class Location(StrEnum):

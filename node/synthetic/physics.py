@@ -79,6 +79,7 @@ class Protocol:
     fat_sat: bool = False
     contrast: bool = False
     echo_train: int = 1
+    three_d: bool = False  # MRAcquisitionType 3D (MP-RAGE, VIBE/LAVA/THRIVE-like slabs)
 
 
 def tissue_signal(props: TissueProps, proto: Protocol, field_t: float,

@@ -76,6 +76,12 @@ class SeriesData:
     acquisition_contrast: str     # Enhanced MR AcquisitionContrast: T1, T2, PROTON_DENSITY, MIXED
     phase_dir: str                # InPlanePhaseEncodingDirection ROW / COL
     minutes: int                  # acquisition time after the study start
+    frame_te: tuple[float, ...] | None = None  # per-frame echo time (multi-echo field maps)
+
+    @property
+    def complex_component(self) -> str:
+        """ComplexImageComponent (0008,9208): PHASE when ImageType value 3 says P."""
+        return "PHASE" if {"P", "PHASE MAP"} & set(self.naming.image_type_extra[:2]) else "MAGNITUDE"
 
     @property
     def image_type(self) -> list[str]:

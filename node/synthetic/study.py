@@ -42,6 +42,7 @@ class StudySpec:
     profile: str = "train"
     max_matrix: int = 256
     misleading: bool | None = None
+    extra_series: bool = False  # add MP-RAGE, Dixon quartet, field map, subtraction (extra_series.py)
 
     def __post_init__(self) -> None:
         for name, enum in (("vendor", Vendor), ("label", Label), ("location", Location)):
@@ -116,6 +117,10 @@ def _context(case: CaseDraw, feet_first: bool, rng: np.random.Generator) -> Stud
     )
 
 
+# plain T1-weighted series a reader would accept in place of the T1 (not fat-suppressed, pre-contrast)
+_ALTERNATIVE_T1 = {Role.t1_second.value, Role.mprage.value, Role.dixon_in.value}
+
+
 def generate_study(out_dir: Path, spec: StudySpec | None = None, *, seed: int | None = None) -> StudyResult:
     """Write one study under ``out_dir`` (DICOM series folders + ``truth/``); same spec, same bytes."""
     spec = spec or StudySpec()
@@ -129,6 +134,11 @@ def generate_study(out_dir: Path, spec: StudySpec | None = None, *, seed: int | 
     rng = np.random.default_rng([case.seed, 0x57D])
     built = build_series(case, ph, rng, spec.case, spec.max_matrix)
     ctx = _context(case, built.feet_first, rng)
+    if spec.extra_series:
+        from node.synthetic.extra_series import extra_series
+
+        more = extra_series(case, ph, built.t1_grid, built.t1_plane, len(built.series) + 1, spec.max_matrix)
+        built = replace(built, series=[*built.series, *more])
     agent = CONTRAST_AGENT[case.vendor]
     from node.synthetic.dicom_classic import write_classic
     from node.synthetic.dicom_enhanced import write_enhanced
@@ -155,7 +165,7 @@ def generate_study(out_dir: Path, spec: StudySpec | None = None, *, seed: int | 
         "n_tumours": n_tumours, "case": spec.case.value, "vendor": case.vendor.value,
         "field_strength": case.field_t, "enhanced": spec.enhanced, "misleading": built.misleading,
         "study_uid": ctx.study_uid, "t1_series_uid": t1.uid, "t1_series_number": t1.number,
-        "t1_alternative_series_uids": [i.uid for i in infos if i.role == Role.t1_second.value],
+        "t1_alternative_series_uids": [i.uid for i in infos if i.role in _ALTERNATIVE_T1],
         "age": case.age, "sex": case.sex.value, "patient_position": ctx.patient_position,
         "t1_plane": built.t1_plane.value, "t1_shape_zyx": list(built.t1_grid.shape),
         "tumour_box_lps_mm": built.tumour_box, "mask_box_lps_mm": built.mask_box,

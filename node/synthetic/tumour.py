@@ -131,7 +131,7 @@ def design_tumour(case: CaseDraw, surface, rng: np.random.Generator, index: int 
         lobes.append((float(w[0]), float(w[1]), float(w[2]),
                       case.lobulation * float(rng.uniform(0.4, 1.0)) / math.sqrt(n_lobes) * 1.6,
                       float(rng.uniform(0, 2 * np.pi))))
-    alt = case.label is Label.alt
+    alt = case.label is Label.ALT
     capsule = float(rng.uniform(0.5, 1.0)) if (not alt or rng.random() < 0.5) else 0.0
     semi = np.array([a, b, c])
     septa = []

@@ -25,6 +25,15 @@ class Role(StrEnum):
     t1_fs_post = "t1_fs_post"
     derived = "derived"  # MPR / reformat of the post-contrast series
     unnamed = "unnamed"  # a series with an empty description (PD-weighted)
+    # extra series (StudySpec.extra_series): what real MSK/neuro protocols add
+    mprage = "mprage"  # IR-prepared 3D GRE T1 (acceptable alternative)
+    dixon_in = "dixon_in"  # VIBE-like 3D GRE Dixon: in-phase (acceptable alternative)
+    dixon_opp = "dixon_opp"
+    dixon_water = "dixon_water"
+    dixon_fat = "dixon_fat"
+    fieldmap_mag = "fieldmap_mag"  # B0 field map: magnitude of two echoes in one series
+    fieldmap_phase = "fieldmap_phase"  # ... and its phase difference
+    subtraction = "subtraction"  # post minus pre
 
 
 @dataclass(frozen=True)

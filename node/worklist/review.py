@@ -15,31 +15,31 @@ and the runner continues with radiomics → classify → report (amended SEG/SR)
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
+from node import atomic
 from node.config import NodeConfig
 from node.errors import LipoNodeError
+from node.jobs.folder import Artefact, JobFolder
 from node.jobs.jobdb import JobDB
 from node.jobs.model import JobResult, JobState
-from node.jobs.pipeline import RESULT_FILE
 from node.logs import phash
 from node.store.db import connect, ensure_schema
+from node.vocab import Label, QualityScore, SegMethod
 
-IMAGE_FILE = "image.nii.gz"
-MASK_FILE = "mask.nii.gz"
-AUTO_MASK_FILE = "mask_automatic.nii.gz"
-INTERACTIVE_FILE = "mask_interactive.nii.gz"
+IMAGE_FILE = Artefact.IMAGE  # short names for the routes; JobFolder owns the layout
+MASK_FILE = Artefact.MASK
+AUTO_MASK_FILE = Artefact.AUTO_MASK
+INTERACTIVE_FILE = Artefact.INTERACTIVE_MASK
 CORRECTIONS = "corrections"
 
 SCHEMA = """
@@ -55,25 +55,6 @@ CREATE TABLE IF NOT EXISTS reviews (
 );
 CREATE INDEX IF NOT EXISTS reviews_job ON reviews(job_id);
 """
-
-
-class QualityScore(StrEnum):
-    """The paper's four-level score of a segmentation (Spaanderman et al. 2024, Methods)."""
-
-    EXCELLENT = "excellent"
-    SUFFICIENT = "sufficient"
-    INSUFFICIENT = "insufficient"
-    INCORRECT = "incorrect"
-
-    @property
-    def satisfactory(self) -> bool:
-        return self in (QualityScore.EXCELLENT, QualityScore.SUFFICIENT)
-
-
-class SegMethod(StrEnum):
-    AUTOMATIC = "automatic"
-    INTERACTIVE = "interactive"
-    MANUAL = "manual"
 
 
 class ReviewError(LipoNodeError):
@@ -110,21 +91,34 @@ def _db(cfg: NodeConfig) -> sqlite3.Connection:
     return conn
 
 
-def job_dir(cfg: NodeConfig, job_id: str) -> Path:
-    d = cfg.jobs_dir / job_id
-    if not job_id.isalnum() or not (d / RESULT_FILE).is_file():
+def job_folder(cfg: NodeConfig, job_id: str) -> JobFolder:
+    """The job's folder; ReviewError unless ``job_id`` names a job with a result."""
+    folder = JobFolder.of(cfg, job_id)
+    if not job_id.isalnum() or not folder.has_result():
         raise ReviewError(f"no job {job_id!r}")
-    return d
+    return folder
+
+
+def job_dir(cfg: NodeConfig, job_id: str) -> Path:
+    return job_folder(cfg, job_id).path
 
 
 def load_result(cfg: NodeConfig, job_id: str) -> JobResult:
-    return JobResult.from_file(job_dir(cfg, job_id) / RESULT_FILE)
+    return job_folder(cfg, job_id).read_result()
 
 
-def priority(result: JobResult) -> int:
+def likely_alt(result: JobResult, threshold: float) -> bool:
+    """The classifier's label where it gave one (its bundle's threshold decided it), else
+    P(ALT) against ``classify.threshold``."""
+    if result.label is not None:
+        return result.label is Label.ALT
+    return result.alt_probability is not None and result.alt_probability >= threshold
+
+
+def priority(result: JobResult, threshold: float) -> int:
     """Higher first: failed QC before reopened cases, then likely-ALT (a malignancy waits least)."""
     p = 2 if result.state is JobState.NEEDS_REVIEW else 0
-    if result.alt_probability is not None and result.alt_probability >= 0.5:
+    if likely_alt(result, threshold):
         p += 1
     if "segmentation_failed" in result.qc.reason_codes or result.error_code == "segmentation_failed":
         p += 1
@@ -153,14 +147,15 @@ def worklist(cfg: NodeConfig, *, include_delivered: bool = True) -> list[Worklis
     now = datetime.now(UTC)
     items = []
     for row in rows:
-        path = cfg.jobs_dir / row.job_id / RESULT_FILE
-        if not path.is_file():
+        folder = JobFolder.of(cfg, row.job_id)
+        if not folder.has_result():
             continue
-        res = JobResult.from_file(path)
+        res = folder.read_result()
         codes = list(res.qc.reason_codes) or ([res.error_code] if res.error_code else [])
         rev = reviews.get(row.job_id)
         items.append(WorklistItem(
-            row.job_id, row.state, codes, (now - row.created_at).total_seconds(), priority(res),
+            row.job_id, row.state, codes, (now - row.created_at).total_seconds(),
+            priority(res, cfg.classify.threshold),
             rev["score"] if rev else res.quality_score, rev["method"] if rev else None,
             res.volume_ml, res.label,
         ))
@@ -193,19 +188,7 @@ def ensure_image(cfg: NodeConfig, job_id: str) -> Path:
     result = load_result(cfg, job_id)
     ctx = JobContext(job_id, d, cfg, result)
     volume = read_series([pydicom.dcmread(str(p)) for p in ctx.series_paths()])
-    _write_image(to_sitk(volume.array, volume.geometry), target)
-    return target
-
-
-def _write_image(image: sitk.Image, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".nii.gz")
-    os.close(fd)
-    try:
-        sitk.WriteImage(image, tmp, useCompression=True)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return atomic.write_image(target, to_sitk(volume.array, volume.geometry))
 
 
 def read_mask_like(data: bytes, reference: sitk.Image) -> sitk.Image:
@@ -238,9 +221,10 @@ def accept_correction(cfg: NodeConfig, job_id: str, mask: sitk.Image | None, sco
     ``mask`` None keeps the current mask (the reviewer accepted the automatic result).
     """
     score, method = QualityScore(score), SegMethod(method)
-    d = job_dir(cfg, job_id)
-    result = load_result(cfg, job_id)
-    if result.state not in (JobState.NEEDS_REVIEW, JobState.DELIVERED) and not result.state.terminal:
+    folder = job_folder(cfg, job_id)
+    d = folder.path
+    result = folder.read_result()
+    if result.state not in (JobState.NEEDS_REVIEW, JobState.DELIVERED):
         raise ReviewError(f"job {job_id} is {result.state}: only needs_review or delivered jobs "
                           "can be reviewed")
     image = sitk.ReadImage(str(ensure_image(cfg, job_id)))
@@ -253,7 +237,7 @@ def accept_correction(cfg: NodeConfig, job_id: str, mask: sitk.Image | None, sco
         raise ReviewError("the mask is empty: draw the tumour or score the case Incorrect and correct it")
     if (d / MASK_FILE).is_file() and not (d / AUTO_MASK_FILE).is_file():
         shutil.copy2(d / MASK_FILE, d / AUTO_MASK_FILE)
-    _write_image(sitk.Cast(mask, sitk.sitkUInt8), d / MASK_FILE)
+    folder.write_image(Artefact.MASK, sitk.Cast(mask, sitk.sitkUInt8))
     conn = _db(cfg)
     try:
         first = conn.execute("SELECT score FROM reviews WHERE job_id=? ORDER BY id LIMIT 1",
@@ -268,11 +252,11 @@ def accept_correction(cfg: NodeConfig, job_id: str, mask: sitk.Image | None, sco
         conn.close()
     save_correction(cfg, result, image, mask)
     result.supersede_reported()  # a delivered job's new SEG + SR replace the ones in the PACS
-    result.quality_score, result.seg_method = score.value, method.value
+    result.quality_score, result.seg_method = score, method
     result.volume_ml = round(voxels * float(np.prod(image.GetSpacing())) / 1000.0, 3)
-    result.artefacts["mask"] = MASK_FILE
-    result.artefacts["image"] = IMAGE_FILE
-    result.to_file(d / RESULT_FILE)
+    result.artefacts["mask"] = Artefact.MASK.value
+    result.artefacts["image"] = Artefact.IMAGE.value
+    folder.save_result(result)
     resume_after_review(cfg, job_id)
     return Review(job_id, score, method, user, voxels)
 
@@ -283,8 +267,8 @@ def save_correction(cfg: NodeConfig, result: JobResult, image: sitk.Image, mask:
     patient = f"corr-{phash(result.study_uid)}"
     target = cfg.data_dir / CORRECTIONS / patient
     target.mkdir(parents=True, exist_ok=True)
-    _write_image(image, target / "image.nii.gz")
-    _write_image(sitk.Cast(mask, sitk.sitkUInt8), target / "segmentation.nii.gz")
+    atomic.write_image(target / "image.nii.gz", image)
+    atomic.write_image(target / "segmentation.nii.gz", sitk.Cast(mask, sitk.sitkUInt8))
     return target
 
 

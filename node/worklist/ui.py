@@ -17,6 +17,7 @@ from node.config import NodeConfig
 from node.worklist.auth import LoginRequired
 from node.worklist.routes import auth as auth_routes
 from node.worklist.routes import review as review_routes
+from node.worklist.routes import series as series_routes
 from node.worklist.users import UserStore
 
 HERE = Path(__file__).resolve().parent
@@ -41,6 +42,7 @@ def include_worklist(app: FastAPI, cfg: NodeConfig) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(auth_routes.router)
     app.include_router(review_routes.router)
+    app.include_router(series_routes.router)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, exc: LoginRequired) -> Response:

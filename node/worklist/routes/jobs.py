@@ -8,8 +8,8 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict
 
+from node.jobs.folder import Artefact, JobFolder
 from node.jobs.model import JobResult, JobState
-from node.jobs.pipeline import RESULT_FILE
 from node.worklist.deps import ConfigDep, JobDBDep
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -48,7 +48,7 @@ def list_jobs(db: JobDBDep, state: JobState | None = None,
 def get_job(job_id: str, cfg: ConfigDep, db: JobDBDep) -> JobDetail:
     if not _JOB_ID.match(job_id) or db.get(job_id) is None:
         raise HTTPException(status_code=404, detail=f"no job {job_id}")
-    path = cfg.jobs_dir / job_id / RESULT_FILE
+    path = JobFolder.of(cfg, job_id) / Artefact.RESULT
     if not path.is_file():
         raise HTTPException(status_code=404, detail=f"job {job_id} has no result.json yet")
     return JobDetail.model_validate_json(path.read_text(encoding="utf-8"))

@@ -62,7 +62,9 @@ class DbCollector(Collector):
         yield size
         assoc = CounterMetricFamily("lipo_node_associations", "DICOM associations by result",
                                     labels=["result"])
-        for r in _rows(conn, "SELECT result, COUNT(*) FROM audit WHERE kind='association' GROUP BY result"):
+        # 'open' rows become released/aborted later: left out so the counter never goes down
+        for r in _rows(conn, "SELECT result, COUNT(*) FROM audit WHERE kind='association'"
+                             " AND result != 'open' GROUP BY result"):
             assoc.add_metric([r[0]], r[1])
         yield assoc
         failed = CounterMetricFamily("lipo_node_instances_refused", "C-STORE requests not stored",

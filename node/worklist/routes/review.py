@@ -14,6 +14,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, s
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from node import atomic
 from node.errors import LipoNodeError
 from node.segment.interactive import segment_from_points
 from node.worklist import review as rv
@@ -68,7 +69,7 @@ def review_page(job_id: str, request: Request, session: CurrentPageSession, cfg:
         raise _bad(exc) from None
     return request.app.state.templates.TemplateResponse(request, "review.html", {
         "session": session, "job": result, "scores": list(rv.QualityScore),
-        "has_mask": (cfg.jobs_dir / job_id / rv.MASK_FILE).is_file(),
+        "has_mask": rv.job_folder(cfg, job_id).has(rv.MASK_FILE),
     })
 
 
@@ -107,7 +108,7 @@ def points(job_id: str, body: PointsIn, user: CurrentUser, cfg: ConfigDep) -> In
         raise _bad(exc) from None
     out = sitk.GetImageFromArray(res.mask)
     out.CopyInformation(img)
-    rv._write_image(out, d / rv.INTERACTIVE_FILE)
+    atomic.write_image(d / rv.INTERACTIVE_FILE, out)
     return InteractiveOut(url=f"/api/review/{job_id}/interactive.nii.gz", method=res.method.value,
                           model_id=res.model_id, seconds=round(res.seconds, 3),
                           voxels=int(res.mask.sum()), box=[list(res.box.lo), list(res.box.hi)])

@@ -1,4 +1,4 @@
-"""``serve`` (SCP + runner + HTTP in one process) and ``run`` (one folder, offline)."""
+"""``serve``: SCP + job runner + Orthanc pull + retention + HTTP (API and worklist) in one process."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ import logging
 import signal
 import threading
 import time
-from pathlib import Path
 
 from node.config import NodeConfig
 from node.errors import LipoNodeError
-from node.jobs.jobdb import JobDB, job_id_for
-from node.jobs.model import JobResult, JobState
-from node.jobs.pipeline import RESULT_FILE, Pipeline, execute_job
+from node.jobs.pipeline import Pipeline
 from node.jobs.runner import LocalRunner
-from node.select.index import StudyIndex
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +23,7 @@ def serve(cfg: NodeConfig, stop: threading.Event | None = None) -> int:
     """
     import uvicorn
 
+    from node.app.retention import retention_loop
     from node.receive import start_scp
     from node.store import Store
 
@@ -53,7 +50,7 @@ def serve(cfg: NodeConfig, stop: threading.Event | None = None) -> int:
             puller = OrthancPuller(cfg.orthanc, store, cfg.db_path, make_client(cfg.orthanc),
                                    on_stored=runner.wake)
             threading.Thread(target=puller.run, args=(stop,), name="orthanc-pull", daemon=True).start()
-        threading.Thread(target=_retention_loop, args=(cfg, stop), name="retention", daemon=True).start()
+        threading.Thread(target=retention_loop, args=(cfg, stop), name="retention", daemon=True).start()
         if cfg.http.enabled:
             web = uvicorn.Server(uvicorn.Config(node_app(cfg), host=cfg.http.host,
                                                 port=cfg.http.port, log_level="warning"))
@@ -89,19 +86,6 @@ def node_app(cfg: NodeConfig):
     return app
 
 
-def _retention_loop(cfg: NodeConfig, stop: threading.Event, every_s: float = 3600.0) -> None:
-    from node.store.retention import cleanup
-
-    while not stop.wait(every_s):
-        try:
-            report = cleanup(cfg)
-            if report.jobs:
-                log.info("retention: %d job(s) cleaned, %.1f MB freed", len(report.jobs),
-                         report.bytes_freed / 1e6)
-        except Exception:  # never take the node down for housekeeping
-            log.exception("retention clean-up failed")
-
-
 def _run_web(web: object) -> None:
     try:
         web.run()  # type: ignore[attr-defined]
@@ -119,28 +103,3 @@ def _wait_started(web: object, thread: threading.Thread, port: int, timeout_s: f
             break
         time.sleep(0.05)
     raise LipoNodeError(f"HTTP server did not start on port {port} (in use?)")
-
-
-def run_folder(cfg: NodeConfig, folder: Path) -> tuple[Path, JobResult]:
-    """Process one folder of DICOM files through the configured stages, in this process.
-
-    The job lives under ``cfg.jobs_dir`` (pass ``data_dir`` to put it elsewhere) and reads its
-    files from ``folder`` instead of the spool; no network is used.
-    """
-    folder = Path(folder).resolve()
-    study = StudyIndex.from_folder(folder)
-    if not study.series:
-        raise LipoNodeError(f"no DICOM files in {folder}")
-    pipeline = Pipeline.from_names(cfg.jobs.stages)
-    job_id = job_id_for(study.study_uid + "|" + str(folder))
-    db = JobDB(cfg.db_path)
-    try:
-        if db.get(job_id) is not None:  # a re-run of the same folder starts over
-            db.update(job_id, state=JobState.RECEIVED)
-            (cfg.jobs_dir / job_id / RESULT_FILE).unlink(missing_ok=True)
-        db.create(study.study_uid, source_dir=str(folder), job_id=job_id)
-    finally:
-        db.close()
-    execute_job(job_id, cfg, pipeline)
-    path = cfg.jobs_dir / job_id / RESULT_FILE
-    return path, JobResult.from_file(path)
