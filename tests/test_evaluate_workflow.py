@@ -107,6 +107,8 @@ def test_multi_sequence_command_compares_t1_with_all_sequences(cohorts: Path, tm
     assert set(summary) == {"t1fs", "t1gd", "t2"}
     md = (out / "report.md").read_text()
     assert "Registration: T1 mask carried onto the other sequences" in md
-    assert (out / "external_a_predictions_t1.csv").is_file()
-    assert (out / "external_a_predictions_multi_sequence.csv").is_file()
+    assert (out / "external_a" / "predictions_t1.csv").is_file()
+    assert (out / "external_a" / "predictions_multi_sequence.csv").is_file()
+    rows = {r["model"]: r for r in json.loads((out / "results.json").read_text())[0]["rows"]}
+    assert set(rows) == {"t1", "multi_sequence"} and rows["multi_sequence"]["delong"] is not None
     assert (out / "bundles" / "multi_sequence" / "manifest.json").is_file()

@@ -162,7 +162,8 @@ def run_multiseq(cohorts: Path, out_dir: Path, opts: MultiSeqOptions) -> ReportF
         paths = []
         for name, (bundle, cols) in models.items():
             prob, _ = bundle.predict_rows(df[cols].to_numpy(dtype=float))
-            p = out_dir / f"{prof}_predictions_{name}.csv"
+            (out_dir / prof).mkdir(exist_ok=True)
+            p = out_dir / prof / f"predictions_{name}.csv"
             pd.DataFrame({"Patient": df.index, "label": labels["label"].to_numpy(),
                           "prob": prob}).to_csv(p, index=False)
             paths.append(p)
