@@ -1,6 +1,7 @@
 """Configuration section ``classify`` (see config.yaml)."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,3 +23,9 @@ class ClassifyConfig(BaseModel):
                             "(paper: 100; 0 = skip)")
     cv_workflows: int | None = Field(None, ge=1,
                                      description="workflows per outer repeat; null = n_workflows")
+    model: Literal["t1", "multi_sequence"] = Field(
+        "t1", description="t1: T1 features only; multi_sequence: T1 + T1-FS/T1-GD/T2 registered "
+        "with elastix, missing sequences imputed (needs a multi-sequence bundle)")
+    multi_sequence_bundle: Path | None = Field(
+        None, description="bundle for model multi_sequence; null = "
+        "node/models/demo/classifier_multi_sequence")

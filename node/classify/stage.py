@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from node.classify.bundle import Bundle
     from node.jobs.pipeline import JobContext
 
+#: bundle for ``classify.model: multi_sequence`` when none is configured (not shipped: see
+#: docs/evaluation/NOTES.md)
+DEMO_MULTI_SEQUENCE_BUNDLE = (Path(__file__).resolve().parents[1] / "models" / "demo"
+                              / "classifier_multi_sequence")
+
 
 @cache
 def _bundle(path: Path) -> Bundle:
@@ -28,7 +33,9 @@ def classify_stage(ctx: JobContext) -> None:
     from node.jobs.folder import Artefact
     from node.jobs.model import ModelRef
 
-    bundle = _bundle(Path(ctx.cfg.classify.bundle or DEMO_BUNDLE))
+    c = ctx.cfg.classify
+    bundle = _bundle(Path(c.multi_sequence_bundle or DEMO_MULTI_SEQUENCE_BUNDLE)
+                     if c.model == "multi_sequence" else Path(c.bundle or DEMO_BUNDLE))
     features = FeatureVector.from_file(ctx.folder / ctx.result.artefacts.get("features", Artefact.FEATURES))
     pred = bundle.predict(features, None)
     ctx.result.alt_probability = round(pred.alt_probability, 4)

@@ -78,6 +78,40 @@ def _run_site(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_multiseq(args: argparse.Namespace) -> int:
+    from node.evaluate.multiseq import MultiSeqOptions, run_multiseq
+
+    opts = MultiSeqOptions(n_workflows=args.n_workflows, top_k=args.top_k, n_jobs=args.n_jobs,
+                           n_boot=args.n_boot, seed=args.seed, limit=args.limit,
+                           cache_dir=args.cache, params=args.params,
+                           registration=args.registration)
+    rep = run_multiseq(Path(args.cohorts), Path(args.out), opts)
+    print(f"report: {rep.markdown}\nhtml:   {rep.html}\nroc:    {rep.png} {rep.svg}")
+    return 0
+
+
+def _run_workflow(args: argparse.Namespace) -> int:
+    from node.config import load_config
+    from node.evaluate.workflow import WorkflowOptions, run_workflow
+
+    cfg = load_config(args.config)
+    cohorts = Path(args.cohorts)
+    if args.generate:
+        from node.synthetic.cohort import generate_cohort
+
+        for prof in args.profile:
+            generate_cohort(prof, args.generate, cohorts / prof)
+    bundles = {k: v[0] for k, v in _pairs(args.bundle, "--bundle").items()}
+    calib = args.calibration_from or cohorts / "train" / "predictions_radiomics.csv"
+    opts = WorkflowOptions(limit=args.limit, n_boot=args.n_boot, seed=args.seed, bundles=bundles,
+                           manual_below=args.manual_below, cache_dir=args.cache,
+                           calibration_from=calib if calib.is_file() else None,
+                           resume=args.resume, report_only=args.report_only)
+    rep = run_workflow(cohorts, list(args.profile), Path(args.out), cfg, opts)
+    print(f"report: {rep.markdown}\nhtml:   {rep.html}\nroc:    {rep.png} {rep.svg}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("evaluate", help="statistics, ROC curves and a Table-2 style report")
     esub = ev.add_subparsers(dest="evaluate_command", metavar="WHAT", required=True)
@@ -103,3 +137,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--n-boot", type=int, default=10_000)
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_run_site)
+    m = esub.add_parser("multi-sequence", help="T1-only vs multi-sequence radiomics on synthetic "
+                        "profiles with sequences (registration Dice, CPU s, AUCs)")
+    m.add_argument("--cohorts", required=True, help="folder of <profile>/ cohorts with sequences")
+    m.add_argument("--out", required=True, help="report folder")
+    m.add_argument("--n-workflows", type=int, default=100)
+    m.add_argument("--top-k", type=int, default=20)
+    m.add_argument("--n-jobs", type=int, default=1)
+    m.add_argument("--limit", type=int, default=None, help="first N cases per profile")
+    m.add_argument("--cache", type=Path, default=None, help="feature cache folder")
+    m.add_argument("--params", type=Path, default=None, help="radiomics parameter YAML")
+    m.add_argument("--registration", type=Path, default=None, help="registration YAML")
+    m.add_argument("--n-boot", type=int, default=2000)
+    m.add_argument("--seed", type=int, default=0)
+    m.set_defaults(func=_run_multiseq)
+    w = esub.add_parser("workflow", help="the complete approach: installed segmentation -> QC -> "
+                        "interactive for QC failures -> radiomics -> classifier, next to the "
+                        "truth-mask AUC, with quality table, calibration and subgroups")
+    w.add_argument("--profile", action="append", required=True,
+                   help="cohort folder name under --cohorts (repeat for several)")
+    w.add_argument("--cohorts", default="/work/cohorts", help="folder holding <profile>/")
+    w.add_argument("--out", required=True, help="report folder")
+    w.add_argument("--generate", type=int, default=0, metavar="N",
+                   help="first render N synthetic cases of each profile (kept if present)")
+    w.add_argument("--bundle", action="append", metavar="KIND=DIR",
+                   help="classifier bundle per kind (radiomics, volume, combined, clinical); "
+                        "default: the configured bundle and its <bundle>_<kind> siblings")
+    w.add_argument("--limit", type=int, default=None, help="first N cases per profile")
+    w.add_argument("--manual-below", type=float, default=0.70,
+                   help="interactive Dice below which the reference mask stands in for a "
+                        "manual correction")
+    w.add_argument("--cache", type=Path, default=None, help="truth-mask feature cache")
+    w.add_argument("--calibration-from", type=Path, default=None,
+                   help="out-of-fold predictions CSV for the Platt map (default: "
+                        "<cohorts>/train/predictions_radiomics.csv when present)")
+    w.add_argument("--resume", action="store_true",
+                   help="reuse <out>/<profile>/ cases and predictions of an earlier run")
+    w.add_argument("--report-only", action="store_true",
+                   help="only re-report what <out>/<profile>/ holds (no segmentation)")
+    w.add_argument("--n-boot", type=int, default=2000)
+    w.add_argument("--seed", type=int, default=0)
+    w.set_defaults(func=_run_workflow)

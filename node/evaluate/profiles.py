@@ -44,6 +44,46 @@ def collect(cohorts: Path) -> tuple[list[CohortFiles], list[str]]:
     return files, notes
 
 
+def calibration_and_subgroups(cohorts: Path, out: Path, model: str = "radiomics",
+                              n_boot: int = 2000, seed: int = 0) -> str:
+    """Markdown: calibration (Platt map from the train out-of-fold predictions, applied to the
+    test profiles) and subgroup AUCs of ``model``, from the same prediction CSVs and each
+    profile's ``labels.csv``; "" when there are no predictions."""
+    import pandas as pd
+
+    from node.classify.data import read_labels
+    from node.evaluate.calibration import (
+        PlattMap,
+        calibrate,
+        calibration_markdown,
+        plot_reliability,
+    )
+    from node.evaluate.subgroups import subgroup_aucs, subgroups_markdown
+
+    platt = None
+    cals, subs = [], []
+    for prof in PROFILES:
+        path = cohorts / prof / f"predictions_{model}.csv"
+        if not path.is_file() or not (cohorts / prof / "labels.csv").is_file():
+            continue
+        df = pd.read_csv(path, dtype={"Patient": str}).dropna(subset=["prob"])
+        if "split" in df:  # CV rows: one mean prediction per patient
+            df = df.groupby("Patient", as_index=False).agg(prob=("prob", "mean"))
+        labels = read_labels(cohorts / prof)
+        df = df.set_index("Patient")
+        y = labels.loc[df.index, "y"]
+        if prof == "train":  # out-of-fold: where the calibration map is learnt
+            platt = PlattMap.fit(y.to_numpy(), df["prob"].to_numpy())
+        name = f"{prof} (out-of-fold)" if prof == "train" else prof
+        cals.append(calibrate(name, model, y.to_numpy(), df["prob"].to_numpy(),
+                              None if prof == "train" else platt, seed=seed))
+        subs += subgroup_aucs(name, model, y, df["prob"], labels, n_boot=n_boot, seed=seed)
+    if not cals:
+        return ""
+    png, _ = plot_reliability(cals, Path(out) / "calibration")
+    return calibration_markdown(cals, png.name) + "\n" + subgroups_markdown(subs)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m node.evaluate.profiles")
     ap.add_argument("--cohorts", type=Path, required=True,
@@ -72,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         "--out docs/evaluation`." + (" Missing: " + "; ".join(notes) + "." if notes else ""))
     rep = evaluate_and_report(results, args.out, "lipo-node on the synthetic profiles", intro,
                               seed=args.seed)
+    extra = calibration_and_subgroups(args.cohorts, args.out, n_boot=min(args.n_boot, 2000),
+                                      seed=args.seed)
+    if extra:
+        with rep.markdown.open("a") as fh:
+            fh.write("\n" + extra)
     print(f"report: {rep.markdown}\nhtml:   {rep.html}\nroc:    {rep.png} {rep.svg}")
     return 0
 

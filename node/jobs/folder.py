@@ -30,6 +30,7 @@ class Artefact(StrEnum):
     SEGMENT_INFO = "segment.json"  # segment: model id, agreement, timings
     QC = "qc.json"  # qc: status and reasons with values and thresholds
     FEATURES = "features.json"  # radiomics: FeatureVector
+    SEQUENCES = "sequences.json"  # radiomics (multi_sequence): sequences used, registration
     IMAGE = "image.nii.gz"  # worklist: the selected series on the mask's grid
     AUTO_MASK = "mask_automatic.nii.gz"  # worklist: the automatic mask a reviewer replaced
     INTERACTIVE_MASK = "mask_interactive.nii.gz"  # worklist: the extreme-point model's proposal

@@ -81,7 +81,15 @@ class FeatureVector:
 
 
 def feature_group(name: str) -> str:
-    """The WORC feature group of a feature name (used for groupwise selection)."""
+    """The WORC feature group of a feature name (used for groupwise selection).
+
+    A multi-sequence name ``<sequence>:<feature>`` (:mod:`node.radiomics.multiseq`) belongs
+    to the group ``<sequence>:<group>``, so groupwise selection can keep or drop a whole
+    sequence's texture, as WORC does per image.
+    """
+    seq, sep, base = name.partition(":")
+    if sep:
+        return f"{seq}:{feature_group(base)}"
     prefix, _, rest = name.partition("_")
     if prefix == "original":
         cls = rest.partition("_")[0]

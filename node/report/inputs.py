@@ -39,6 +39,8 @@ class ReportInputs(BaseModel):
     diameter_mm: float | None = Field(None, ge=0.0, description="None: the NUM is omitted")
     model_versions: dict[str, str] = Field(min_length=1)
     amended_from: PreviousResult | None = None
+    sequences: tuple[str, ...] = Field(
+        (), description="MR sequences the classifier used (multi-sequence model); () = T1 only")
     series_selection: Literal["automatic", "manual"] = Field(
         "automatic", description="manual: a reviewer picked the T1 series in the worklist")
 

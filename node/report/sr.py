@@ -62,6 +62,8 @@ def _algorithm(info: ReportInputs, tpl: Templates) -> hd.sr.AlgorithmIdentificat
     return hd.sr.AlgorithmIdentification(
         name=tpl.algorithm.name, version=info.algorithm_version, family=tpl.code(tpl.algorithm.family),
         manufacturer=tpl.equipment.manufacturer,
+        # TID 4019 Algorithm Parameters: which sequences fed the classifier (multi-sequence)
+        parameters=[f"sequences: {', '.join(info.sequences)}"[:64]] if info.sequences else None,
     )
 
 

@@ -8,6 +8,7 @@ old SEG/SR SOP Instance UIDs) references it: the old SR is found in ``report/``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,9 +59,17 @@ def inputs_from_result(ctx: JobContext) -> ReportInputs:
         qc_reasons=tuple(r.qc.reason_codes), seg_method=r.seg_method, ood=bool(r.ood_flag),
         volume_ml=r.volume_ml, diameter_mm=r.diameter_mm, model_versions=versions,
         amended_from=_previous(ctx.job_dir, r.amends),
+        sequences=_sequences(ctx.job_dir, r.artefacts.get("sequences")),
         series_selection="manual" if r.selection is not None and r.selection.method == "manual"
         else "automatic",
     )
+
+
+def _sequences(job_dir: Path, name: str | None) -> tuple[str, ...]:
+    """Sequences the multi-sequence classifier used (``sequences.json``); () for T1-only."""
+    if not name or not (job_dir / name).is_file():
+        return ()
+    return tuple(json.loads((job_dir / name).read_text(encoding="utf-8")).get("used", ()))
 
 
 def report_stage(ctx: JobContext) -> None:

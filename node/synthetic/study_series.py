@@ -17,6 +17,7 @@ from node.synthetic.anatomy import Phantom
 from node.synthetic.draws import CaseDraw
 from node.synthetic.enums import Plane, QcCase
 from node.synthetic.grid import Grid, make_grid
+from node.synthetic.motion import draw_motion, sample_moved
 from node.synthetic.physics import Protocol, Sequence, stir_null_ti
 from node.synthetic.planning import _extent, plan_t1, t1_protocol
 from node.synthetic.render import Sampled, draw_acquisition, form_image, sample
@@ -217,7 +218,9 @@ def build_series(
                 max_slices=18 if few else 40,
                 min_slices=12 if few else 20,
             ).grid
-            s = sample(ph, grid, 1, 2)
+            # the patient moves a little between series (rigid, a few mm / degrees): what the
+            # multi-sequence registration has to undo (node/synthetic/motion.py)
+            s = sample_moved(ph, grid, draw_motion(case.seed, number, centre), 1, 2)
         img = render(s, proto)
         if role is Role.t1_fs_post:
             post_vol = (grid, img)
