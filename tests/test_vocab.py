@@ -23,14 +23,27 @@ OLD_RESULT = {  # result.json as written before the vocabulary module (plain str
 }
 
 
+def _old_keys(new, old):
+    """``new`` reduced to the keys ``old`` has, recursively through dicts and lists."""
+    if isinstance(old, dict):
+        return {k: _old_keys(new[k], v) for k, v in old.items()}
+    if isinstance(old, list):
+        return [_old_keys(n, o) for n, o in zip(new, old, strict=True)]
+    return new
+
+
 def test_old_result_json_loads_typed_and_writes_the_same_strings():
     r = JobResult.model_validate(OLD_RESULT)
     assert r.label is Label.ALT and r.seg_method is SegMethod.INTERACTIVE
     assert r.qc.status is QcStatus.FAIL and r.delivery.status is DeliveryState.DELIVERED
     assert r.quality_score is QualityScore.SUFFICIENT
     again = json.loads(r.model_dump_json())
-    for key in ("label", "seg_method", "quality_score", "qc", "delivery", "selection"):
+    for key in ("label", "seg_method", "quality_score", "qc", "delivery"):
         assert again[key] == OLD_RESULT[key], key
+    # fields added since (how the series was picked, TR/TE/TI per series) come with their defaults;
+    # every old one is written back unchanged
+    assert _old_keys(again["selection"], OLD_RESULT["selection"]) == OLD_RESULT["selection"]
+    assert again["selection"]["method"] == "automatic" and again["selection"]["picked_by"] is None
 
 
 def test_each_vocabulary_enum_is_defined_once():

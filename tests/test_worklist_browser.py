@@ -24,6 +24,7 @@ from worklist_helpers import (
     live_server,
     make_config,
     make_review_job,
+    wait_js,
 )
 
 from node.jobs.jobdb import JobDB
@@ -99,7 +100,7 @@ def test_reviewer_corrects_a_failed_case_with_points_and_brush(tmp_path: Path, p
             page.click("#mode-points")
             box = page.locator("#gl").bounding_box()
             page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.7)
-            page.wait_for_function("lipo.state.points.length === 1")
+            wait_js(page, "lipo.state.points.length === 1")
             point = page.evaluate("lipo.state.points[0]")
             mm = page.evaluate("Array.from(lipo.nv.frac2mm(lipo.nv.scene.crosshairPos))")
             continuous = image_itk.TransformPhysicalPointToContinuousIndex((-mm[0], -mm[1], mm[2]))
@@ -126,12 +127,12 @@ def test_reviewer_corrects_a_failed_case_with_points_and_brush(tmp_path: Path, p
             # brush a few voxels on the axial plane, undo once, brush again
             page.click("#mode-brush")
             page.mouse.click(box["x"] + box["width"] * 0.12, box["y"] + box["height"] * 0.62)
-            page.wait_for_function(f"lipo.drawnVoxels() > {interactive_voxels}")
+            wait_js(page, f"lipo.drawnVoxels() > {interactive_voxels}")
             page.click("#undo-draw")
-            page.wait_for_function(f"lipo.drawnVoxels() === {interactive_voxels}")
+            wait_js(page, f"lipo.drawnVoxels() === {interactive_voxels}")
             page.click("#mode-brush")
             page.mouse.click(box["x"] + box["width"] * 0.12, box["y"] + box["height"] * 0.62)
-            page.wait_for_function(f"lipo.drawnVoxels() > {interactive_voxels}")
+            wait_js(page, f"lipo.drawnVoxels() > {interactive_voxels}")
             final_voxels = _drawn(page)
             assert page.locator("#method").inner_text() == "manual"
 

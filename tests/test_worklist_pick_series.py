@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from pathlib import Path
 
 import pydicom
 import pytest
 from orthanc_api_client import OrthancApiClient
 from playwright.sync_api import sync_playwright
-from worklist_helpers import CHROMIUM_ARGS, PASSWORD, add_user, build_app, live_server
+from worklist_helpers import CHROMIUM_ARGS, PASSWORD, add_user, build_app, live_server, wait_js
 
 from node.config import load_config
 from node.errors import LipoNodeError
@@ -92,13 +91,8 @@ def test_reviewer_picks_the_series_when_no_t1_qualifies(tmp_path: Path, pacs: Lo
             page.wait_for_selector("#series-picker")
             rows = page.locator("#series tbody tr")
             assert rows.count() == len(study.series)
-            # polled with evaluate: the page's CSP forbids the eval that wait_for_function uses
-            loaded = ("() => Array.from(document.querySelectorAll('img.thumb'))"
-                      ".every(i => i.complete && i.naturalWidth)")
-            deadline = time.monotonic() + 60
-            while not page.evaluate(loaded) and time.monotonic() < deadline:
-                page.wait_for_timeout(200)
-            assert page.evaluate(loaded), "thumbnails did not load"
+            wait_js(page, "Array.from(document.querySelectorAll('img.thumb'))"
+                          ".every(i => i.complete && i.naturalWidth)", 60)
             t1 = page.locator(f"#series tr[data-series='{study.t1_series_uid}']")
             t1_hdr = pydicom.dcmread(next(study.t1_series_dir.iterdir()), stop_before_pixels=True)
             assert "excluded by site rule 'T1 protocol retired'" in t1.inner_text()
