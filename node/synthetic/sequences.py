@@ -14,8 +14,6 @@ every sequence (clinical protocols differ; WORC imputes what is missing).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
+from node.atomic import write_image, write_text
 from node.synthetic.anatomy import build_phantom
 from node.synthetic.draws import CaseDraw, draw_case
 from node.synthetic.enums import Plane
@@ -116,19 +115,17 @@ def truth_path(case_dir: Path, slot: SeqSlot) -> Path:
 
 
 def write_sequences(case_dir: Path, seqs: list[RenderedSequence]) -> None:
-    """``<case_dir>/sequences/`` written whole or not at all (temp folder + rename)."""
+    """``<case_dir>/sequences/``: every file through the one atomic writer, the meta file last, so
+    its presence marks a complete set (``add_sequences`` redoes a case without it)."""
     final = Path(case_dir) / SEQUENCES_DIR
-    tmp = final.with_name(SEQUENCES_DIR + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    (final / META_FILE).unlink(missing_ok=True)
+    final.mkdir(parents=True, exist_ok=True)
     meta = {}
     for s in seqs:
-        sitk.WriteImage(s.image, str(tmp / f"{s.slot.value}.nii.gz"), useCompression=True)
-        sitk.WriteImage(s.truth, str(tmp / f"{s.slot.value}_truth.nii.gz"), useCompression=True)
+        write_image(final / f"{s.slot.value}.nii.gz", s.image)
+        write_image(final / f"{s.slot.value}_truth.nii.gz", s.truth)
         meta[s.slot.value] = {"kind": s.kind, "plane": s.plane.value, "motion": asdict(s.motion)}
-    (tmp / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    write_text(final / META_FILE, json.dumps(meta, indent=1, sort_keys=True))
 
 
 def add_sequences(cohort_dir: Path, limit: int | None = None, max_matrix: int = 256,
