@@ -12,6 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peers import Orthanc, free_port, running_orthanc
 
+from node.orthanc.local import LocalOrthanc, orthanc_available
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
@@ -38,3 +40,17 @@ def port() -> int:
 def orthanc(tmp_path: Path) -> Iterator[Orthanc]:
     with running_orthanc(tmp_path / "orthanc") as o:
         yield o
+
+
+@pytest.fixture
+def pacs(tmp_path: Path) -> Iterator[LocalOrthanc]:
+    """A real Orthanc as the PACS the worklist tests deliver to (no auto-routing)."""
+    if not orthanc_available():
+        pytest.fail("Debian orthanc + orthanc-dicomweb are required (deploy/install.sh installs them)")
+    orthanc = LocalOrthanc(tmp_path / "orthanc")
+    orthanc.configure(node_aet="LIPO_NODE", node_port=free_port(), forward=False)
+    orthanc.start()
+    try:
+        yield orthanc
+    finally:
+        orthanc.stop()

@@ -31,7 +31,7 @@ from node.jobs.jobdb import JobDB
 from node.jobs.model import JobResult, JobState
 from node.jobs.pipeline import Pipeline, execute_job
 from node.orthanc.admin import results
-from node.orthanc.local import LocalOrthanc, free_port, orthanc_available
+from node.orthanc.local import LocalOrthanc
 from node.segment.interactive import dice, simulate_points
 from node.worklist import review as rv
 
@@ -59,19 +59,6 @@ def _result_datasets(client: OrthancApiClient, modality: str) -> list[pydicom.Da
             for iid in client.series.get_instances_ids(client.series.lookup(series.series_uid)):
                 out.append(pydicom.dcmread(io.BytesIO(client.instances.get_file(iid))))
     return out
-
-
-@pytest.fixture
-def pacs(tmp_path: Path):
-    if not orthanc_available():
-        pytest.fail("Debian orthanc + orthanc-dicomweb are required (deploy/install.sh installs them)")
-    orthanc = LocalOrthanc(tmp_path / "orthanc")
-    orthanc.configure(node_aet="LIPO_NODE", node_port=free_port(), forward=False)
-    orthanc.start()
-    try:
-        yield orthanc
-    finally:
-        orthanc.stop()
 
 
 def test_reviewer_corrects_a_failed_case_with_points_and_brush(tmp_path: Path, pacs: LocalOrthanc) -> None:

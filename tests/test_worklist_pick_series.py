@@ -22,25 +22,12 @@ from node.jobs.jobdb import JobDB
 from node.jobs.model import JobResult, JobState
 from node.jobs.pipeline import Pipeline, execute_job
 from node.orthanc.admin import results
-from node.orthanc.local import LocalOrthanc, free_port, orthanc_available
+from node.orthanc.local import LocalOrthanc
 from node.synthetic.study import StudySpec, generate_study
 from node.worklist import pick
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "worklist"
-
-
-@pytest.fixture
-def pacs(tmp_path: Path):
-    if not orthanc_available():
-        pytest.fail("Debian orthanc + orthanc-dicomweb are required (deploy/install.sh installs them)")
-    orthanc = LocalOrthanc(tmp_path / "orthanc")
-    orthanc.configure(node_aet="LIPO_NODE", node_port=free_port(), forward=False)
-    orthanc.start()
-    try:
-        yield orthanc
-    finally:
-        orthanc.stop()
 
 
 def _sr_codes(ds: pydicom.Dataset) -> set[str]:
