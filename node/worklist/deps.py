@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 
 from node.config import NodeConfig
+from node.errors import LipoNodeError
 from node.jobs.jobdb import JobDB
 
 
@@ -29,3 +30,10 @@ def get_job_db(request: Request) -> Iterator[JobDB]:
 
 ConfigDep = Annotated[NodeConfig, Depends(get_cfg)]
 JobDBDep = Annotated[JobDB, Depends(get_job_db)]
+
+
+def http_error(exc: LipoNodeError) -> HTTPException:
+    """A review/pick failure as the HTTP answer a reviewer's page can show: 404 for an unknown job,
+    422 for a request the job's state refuses, the error code first."""
+    code = status.HTTP_404_NOT_FOUND if str(exc).startswith("no job") else 422
+    return HTTPException(code, f"{exc.code}: {exc}")

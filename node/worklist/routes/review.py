@@ -19,7 +19,7 @@ from node.errors import LipoNodeError
 from node.segment.interactive import segment_from_points
 from node.worklist import review as rv
 from node.worklist.auth import CurrentPageSession, CurrentUser
-from node.worklist.deps import ConfigDep
+from node.worklist.deps import ConfigDep, http_error
 
 router = APIRouter(tags=["review"])
 NIFTI = "application/gzip"
@@ -48,11 +48,6 @@ class AcceptOut(BaseModel):
     state: str
 
 
-def _bad(exc: LipoNodeError) -> HTTPException:
-    code = status.HTTP_404_NOT_FOUND if str(exc).startswith("no job") else 422
-    return HTTPException(code, f"{exc.code}: {exc}")
-
-
 @router.get("/", response_class=HTMLResponse)
 def worklist_page(request: Request, session: CurrentPageSession, cfg: ConfigDep) -> Response:
     items = rv.worklist(cfg)
@@ -66,7 +61,7 @@ def review_page(job_id: str, request: Request, session: CurrentPageSession, cfg:
     try:
         result = rv.load_result(cfg, job_id)
     except LipoNodeError as exc:
-        raise _bad(exc) from None
+        raise http_error(exc) from None
     return request.app.state.templates.TemplateResponse(request, "review.html", {
         "session": session, "job": result, "scores": list(rv.QualityScore),
         "has_mask": rv.job_folder(cfg, job_id).has(rv.MASK_FILE),
@@ -78,7 +73,7 @@ def image(job_id: str, user: CurrentUser, cfg: ConfigDep) -> FileResponse:
     try:
         return FileResponse(rv.ensure_image(cfg, job_id), media_type=NIFTI)
     except LipoNodeError as exc:
-        raise _bad(exc) from None
+        raise http_error(exc) from None
 
 
 @router.get("/api/review/{job_id}/{name}.nii.gz")
@@ -87,7 +82,7 @@ def mask(job_id: str, name: str, user: CurrentUser, cfg: ConfigDep) -> FileRespo
     try:
         path = rv.job_dir(cfg, job_id) / files.get(name, "-")
     except LipoNodeError as exc:
-        raise _bad(exc) from None
+        raise http_error(exc) from None
     if name == "automatic" and not path.is_file():
         path = path.parent / rv.MASK_FILE
     if not path.is_file():
@@ -105,7 +100,7 @@ def points(job_id: str, body: PointsIn, user: CurrentUser, cfg: ConfigDep) -> In
         zyx = [(p[2], p[1], p[0]) for p in body.points]
         res = segment_from_points(arr, img.GetSpacing()[::-1], zyx)
     except LipoNodeError as exc:
-        raise _bad(exc) from None
+        raise http_error(exc) from None
     out = sitk.GetImageFromArray(res.mask)
     out.CopyInformation(img)
     atomic.write_image(d / rv.INTERACTIVE_FILE, out)
@@ -134,4 +129,4 @@ async def accept(job_id: str, user: CurrentUser, cfg: ConfigDep,
     try:
         return await run_in_threadpool(work)
     except LipoNodeError as exc:
-        raise _bad(exc) from None
+        raise http_error(exc) from None

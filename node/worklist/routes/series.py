@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from node.errors import LipoNodeError
 from node.worklist import pick
 from node.worklist.auth import CurrentPageSession, CurrentUser
-from node.worklist.deps import ConfigDep
+from node.worklist.deps import ConfigDep, http_error
 
 router = APIRouter(tags=["series"])
 
@@ -30,17 +30,12 @@ class PickOut(BaseModel):
     state: str
 
 
-def _bad(exc: LipoNodeError) -> HTTPException:
-    code = status.HTTP_404_NOT_FOUND if str(exc).startswith("no job") else 422
-    return HTTPException(code, f"{exc.code}: {exc}")
-
-
 @router.get("/series/{job_id}", response_class=HTMLResponse)
 def series_page(job_id: str, request: Request, session: CurrentPageSession, cfg: ConfigDep) -> Response:
     try:
         result, table = pick.series_table(cfg, job_id)
     except LipoNodeError as exc:
-        raise _bad(exc) from None
+        raise http_error(exc) from None
     return request.app.state.templates.TemplateResponse(request, "series.html", {
         "session": session, "job": result, "series": table,
         "chosen": result.series_uid if result.selection and result.selection.method != "none" else None,
@@ -52,7 +47,7 @@ def series_thumbnail(job_id: str, series_uid: str, user: CurrentUser, cfg: Confi
     try:
         return Response(pick.thumbnail(cfg, job_id, series_uid), media_type="image/png")
     except LipoNodeError as exc:
-        raise _bad(exc) from None
+        raise http_error(exc) from None
 
 
 @router.post("/api/review/{job_id}/series", response_model=PickOut)
@@ -60,7 +55,7 @@ def pick_api(job_id: str, body: PickIn, user: CurrentUser, cfg: ConfigDep) -> Pi
     try:
         result = pick.pick_series(cfg, job_id, body.series_uid, user.name)
     except LipoNodeError as exc:
-        raise _bad(exc) from None
+        raise http_error(exc) from None
     return PickOut(job_id=job_id, series_uid=body.series_uid, selection="manual", state=result.state.value)
 
 
@@ -70,5 +65,5 @@ def pick_form(job_id: str, user: CurrentUser, cfg: ConfigDep,
     try:
         pick.pick_series(cfg, job_id, series_uid, user.name)
     except LipoNodeError as exc:
-        raise _bad(exc) from None
+        raise http_error(exc) from None
     return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
