@@ -146,7 +146,7 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
                            list[tuple[str, str]]]:
     """Run every case of one cohort; returns cases, predictions per model name, failures."""
     from node.classify.data import read_labels
-    from node.radiomics.cohort import case_features
+    from node.radiomics.cohort import case_features, write_features_csv
     from node.radiomics.features import extract
     from node.segment.geometry import array_on_grid, geometry_of
 
@@ -161,6 +161,11 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
     if wf.opts.report_only:
         return cases, preds, failures
     done = {c.patient for c in cases} | {p for p, _ in failures}
+    feats_file = out_dir / "features_workflow.csv"
+    work_feats: dict[str, pd.Series] = {}
+    if feats_file.is_file():  # kept so other bundles can be scored on the same masks later
+        old = pd.read_csv(feats_file, index_col="Patient", dtype={"Patient": str})
+        work_feats = {str(pid): row for pid, row in old.iterrows() if pid in done}
     for pid in patients:
         if pid in done:
             continue
@@ -174,6 +179,7 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
             mimg = sitk.GetImageFromArray(final)
             mimg.CopyInformation(image)
             f_work = extract(image, mimg, wf.settings)
+            work_feats[pid] = pd.Series(f_work.values, index=list(f_work.names), name=pid)
             f_truth = case_features(cohort / pid, wf.settings, wf.opts.cache_dir)
             vox_ml = float(np.prod(image.GetSpacing())) / 1000.0
             d_final = _dice(final, truth)
@@ -204,6 +210,10 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
             w = csv.writer(fh)
             w.writerow(["Patient", "label", "prob"])
             w.writerows((p, lab, f"{v:.6f}") for p, lab, v in rows)
+    if work_feats:
+        fdf = pd.DataFrame(list(work_feats.values()))
+        fdf.index.name = "Patient"
+        write_features_csv(fdf, feats_file, wf.settings.settings_hash)
     with (out_dir / "failures.csv").open("w", newline="") as fh:
         csv.writer(fh).writerows([("Patient", "reason"), *failures])
     return cases, preds, failures
