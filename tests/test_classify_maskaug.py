@@ -142,7 +142,8 @@ def test_demo_trains_on_perturbed_masks_and_ships_a_calibrated_bundle(tmp_path: 
     m = b.manifest
     assert m.n_train == 10 and m.n_alt == 5            # cases, not rows
     assert m.cv["training_masks"].startswith("reference + 2 perturbed")
-    assert m.calibration is not None and m.calibration["n"] == 30
+    # fitted on every out-of-fold row: reference + 2 copies of each tested case (2 of 5 folds)
+    assert m.calibration is not None and m.calibration["n"] == 3 * 4
     info = pd.read_csv(tmp_path / "external_a" / "perturbed_masks.csv")
     assert len(info) == 2 and info["dice"].between(0, 1).all()
     pert = pd.read_csv(tmp_path / "external_a" / "predictions_radiomics_perturbed.csv")
