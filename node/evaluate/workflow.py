@@ -103,8 +103,9 @@ class _Workflow:
 
         self.cfg, self.opts = cfg, opts
         self.settings = load_settings(cfg.radiomics.params_file)
-        self.bundles = {k: load_bundle(p) for k, p in (opts.bundles or installed_bundles(cfg))
-                        .items()}
+        # the installed bundles, with --bundle NAME=DIR replacing one or adding another
+        self.bundles = {k: load_bundle(p) for k, p in {**installed_bundles(cfg),
+                                                       **opts.bundles}.items()}
         self.segmenter = load_segmenter(cfg.segment)
 
     def mask_for(self, image: sitk.Image, truth: np.ndarray, rng: np.random.Generator
@@ -276,7 +277,9 @@ def gap_markdown(results: list) -> str:
              "(workflow vs truth radiomics) |", "|---|---|---|---|---|---|"]
     for r in results:
         rows = {row.model: row for row in r.rows}
-        for kind in KINDS[:3]:
+        names = list(KINDS[:3]) + sorted({m.removesuffix("_truth") for m in rows
+                                          if m.endswith("_truth")} - set(KINDS))
+        for kind in names:
             t, w = rows.get(f"{kind}_truth"), rows.get(f"{kind}_workflow")
             if t is None or w is None:
                 continue
@@ -317,6 +320,9 @@ def run_workflow(cohorts: Path, profiles: list[str], out_dir: Path, cfg: NodeCon
             continue
         if preds:
             order = [f"{k}_{s}" for k in KINDS[:3] for s in ("truth", "workflow")] + ["clinical"]
+            # further bundles (--bundle NAME=DIR, e.g. a reference-mask-trained radiomics
+            # model next to the installed mask-robust one) follow, in the order given
+            order += [n for n in preds if n not in order]
             files.append(CohortFiles(prof, tuple(out_dir / prof / f"predictions_{n}.csv"
                                                  for n in order if n in preds)))
     if not files:
