@@ -127,15 +127,17 @@ def _appearance_rng(case: CaseDraw, index: int) -> np.random.Generator:
     return np.random.default_rng([case.seed, 0xA99E, index])
 
 
-# Appearance overlap (issue 16): shares and ranges set so that truth-mask radiomics lands near
-# the paper's external/prospective AUC 0.74-0.89 (tuned on the prospective profile only).
-LIPOMA_FOCI_SHARE = 0.35        # lipomas with non-fatty foci
-LIPOMA_FOCI_VOLUME = (0.01, 0.08)  # their share of the tumour volume
-LIPOMA_THICK_SEPTA_SHARE = 0.30
-ALT_HAZY_SHARE = 0.60           # ALTs whose nodules are partly fatty
-ALT_NODULE_SOLID = (0.30, 0.80)
+# Appearance overlap (issue 16): shares and ranges set so that truth-mask radiomics moves towards
+# the paper's external/prospective AUC 0.74-0.89. Tuned on the prospective profile only, in
+# one step: a first setting (hazy ALT 60 %, solid 0.30-0.80; lipoma foci 35 %, 1-8 % of the
+# volume; thick lipoma septa 30 %) left a quick 60-workflow model at AUC 0.95 there.
+LIPOMA_FOCI_SHARE = 0.50        # lipomas with non-fatty foci
+LIPOMA_FOCI_VOLUME = (0.02, 0.18)  # their share of the tumour volume
+LIPOMA_THICK_SEPTA_SHARE = 0.40
+ALT_HAZY_SHARE = 0.75           # ALTs whose nodules are partly fatty
+ALT_NODULE_SOLID = (0.20, 0.70)
 FOCI_SOLID = (0.35, 0.90)
-ALT_THIN_SEPTA_SHARE = 0.30
+ALT_THIN_SEPTA_SHARE = 0.35
 
 
 def _appearance(case: CaseDraw, index: int, semi: np.ndarray, septa: list[Septum],
