@@ -154,3 +154,13 @@ def test_demo_trains_on_perturbed_masks_and_ships_a_calibrated_bundle(tmp_path: 
     oof = pd.read_csv(tmp_path / "train" / "predictions_radiomics.csv")
     assert len(oof) == 10                               # one out-of-fold row per case
     assert json.loads((out / "manifest.json").read_text())["calibration"]["method"] == "platt"
+    # --score-only: the same bundle scores a profile again without retraining
+    before = (out / "model.joblib").stat().st_mtime_ns
+    (tmp_path / "external_a" / "predictions_radiomics.csv").unlink()
+    rc = demo.main(["--cohorts", str(tmp_path), "--out", str(out), "--cache",
+                    str(tmp_path / "cache"), "--params", str(params), "--n-jobs", "1",
+                    "--kinds", "radiomics", "--profiles", "train", "external_a",
+                    "--eval-perturbed", "1", "--score-only"])
+    assert rc == 0 and (out / "model.joblib").stat().st_mtime_ns == before
+    again = pd.read_csv(tmp_path / "external_a" / "predictions_radiomics.csv")
+    assert len(again) == 2 and again["prob"].between(0, 1).all()

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from node.classify import card
-from node.classify.bundle import Bundle
+from node.classify.bundle import Bundle, load_bundle
 from node.classify.config import ClassifyConfig
 from node.classify.data import ModelKind, model_frame
 from node.classify.maskaug import perturbed_cohort_features
@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
                     "--mask-seed + 1000, never the training copies)")
     ap.add_argument("--calibrate", action="store_true",
                     help="Platt map on the training out-of-fold P(ALT), stored in the bundle")
+    ap.add_argument("--score-only", action="store_true",
+                    help="train nothing: score the profiles with the bundles already in --out "
+                    "(and <out>_<kind>), the train out-of-fold predictions read back from "
+                    "--results, and rewrite the card (for profiles rendered after training)")
     args = ap.parse_args(argv)
     results_root = args.results or args.cohorts
 
@@ -88,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no train cohort", file=sys.stderr)
         return 1
     pert_train = pert_eval = None
-    if args.mask_copies:
+    if args.mask_copies and not args.score_only:
         pert_train = perturbed_cohort_features(
             args.cohorts / "train", settings, copies=args.mask_copies, seed=args.mask_seed,
             n_jobs=args.n_jobs, cache_dir=args.cache, patients=list(feats["train"].index))
@@ -106,33 +110,18 @@ def main(argv: list[str] | None = None) -> int:
         nw = args.n_workflows if kind is ModelKind.RADIOMICS else args.other_workflows
         cfg = ClassifyConfig(n_workflows=nw, top_k=min(args.top_k, nw), seed=0,
                              n_jobs=args.n_jobs)
-        X, y, enc, lab_train = cohort_matrix(args.cohorts / "train", kind, feats["train"])
-        patients = score_rows = None
-        masks = "reference"
-        if pert_train is not None and kind is not ModelKind.CLINICAL:
-            X, y, patients, score_rows = augmented_matrix(X, y, kind, pert_train[0],
-                                                          lab_train, enc)
-            masks = (f"reference + {args.mask_copies} perturbed per case "
-                     f"(node.classify.maskaug, seed {args.mask_seed})")
-        summary, oof = cross_validate(X, y, cfg, args.cv_repeats,
-                                      min(args.cv_workflows, nw), progress=False,
-                                      patients=patients, score_rows=score_rows)
-        bundle = train_bundle(X, y, kind, enc, cfg,
-                              settings_hash=settings.settings_hash, cohort_name="train",
-                              model_id=f"lipo-demo-{kind.value}", version=default_version(),
-                              progress=False, patients=patients, score_rows=score_rows,
-                              training_masks=masks)
-        bundle.manifest.cv.update(summary)
-        if args.calibrate:
-            ok = np.isfinite(oof)
-            pm = PlattMap.fit(y[ok], oof[ok])
-            bundle.manifest.calibration = {
-                "method": "platt", "a": pm.a, "b": pm.b, "n": int(ok.sum()),
-                "fitted_on": "out-of-fold P(ALT) of the training cohort"
-                + (" (reference and perturbed-mask rows)" if patients is not None else "")}
-            oof = pm.apply(oof)
-        if score_rows is not None:
-            oof = oof[score_rows]
+        path = args.out if kind is ModelKind.RADIOMICS else args.out.with_name(
+            f"{args.out.name}_{kind.value}")
+        if args.score_only:
+            bundle = load_bundle(path)
+            oof = pd.read_csv(results_root / "train" / f"predictions_{kind.value}.csv",
+                              dtype={"Patient": str}).set_index("Patient").loc[
+                                  feats["train"].index, "prob"].to_numpy(dtype=float)
+            summary = {k: v for k, v in bundle.manifest.cv.items()
+                       if k.startswith(("auc", "outer"))}
+        else:
+            bundle, summary, oof = _train_kind(args, kind, cfg, feats["train"], pert_train,
+                                               settings.settings_hash)
         rows = []
         for prof, df in feats.items():
             Xp, yp, _, lab = cohort_matrix(args.cohorts / prof, kind, df, bundle.encoder)
@@ -156,12 +145,45 @@ def main(argv: list[str] | None = None) -> int:
                           "cohorts": [r.__dict__ for r in rows]}), flush=True)
         if kind is ModelKind.RADIOMICS:
             main_bundle = bundle
-            main_bundle.save(args.out)
-        else:  # the comparison models, next to the demo bundle (not used by the pipeline)
-            bundle.save(args.out.with_name(f"{args.out.name}_{kind.value}"))
+        if not args.score_only:  # radiomics: the demo bundle; the others beside it
+            bundle.save(path)
         if main_bundle is not None:  # card rewritten after every kind: partial runs still useful
             _write_card(args, main_bundle, results, feats)
     return 0
+
+
+def _train_kind(args: argparse.Namespace, kind: ModelKind, cfg: ClassifyConfig,
+                feats_train: pd.DataFrame, pert_train, settings_hash: str
+                ) -> tuple[Bundle, dict, np.ndarray]:
+    """Outer CV + final bundle of one kind (+ Platt map); the out-of-fold P(ALT) per case."""
+    X, y, enc, lab_train = cohort_matrix(args.cohorts / "train", kind, feats_train)
+    patients = score_rows = None
+    masks = "reference"
+    if pert_train is not None and kind is not ModelKind.CLINICAL:
+        X, y, patients, score_rows = augmented_matrix(X, y, kind, pert_train[0],
+                                                      lab_train, enc)
+        masks = (f"reference + {args.mask_copies} perturbed per case "
+                 f"(node.classify.maskaug, seed {args.mask_seed})")
+    summary, oof = cross_validate(X, y, cfg, args.cv_repeats,
+                                  min(args.cv_workflows, cfg.n_workflows), progress=False,
+                                  patients=patients, score_rows=score_rows)
+    bundle = train_bundle(X, y, kind, enc, cfg,
+                          settings_hash=settings_hash, cohort_name="train",
+                          model_id=f"lipo-demo-{kind.value}", version=default_version(),
+                          progress=False, patients=patients, score_rows=score_rows,
+                          training_masks=masks)
+    bundle.manifest.cv.update(summary)
+    if args.calibrate:
+        ok = np.isfinite(oof)
+        pm = PlattMap.fit(y[ok], oof[ok])
+        bundle.manifest.calibration = {
+            "method": "platt", "a": pm.a, "b": pm.b, "n": int(ok.sum()),
+            "fitted_on": "out-of-fold P(ALT) of the training cohort"
+            + (" (reference and perturbed-mask rows)" if patients is not None else "")}
+        oof = pm.apply(oof)
+    if score_rows is not None:
+        oof = oof[score_rows]
+    return bundle, summary, oof
 
 
 def augmented_matrix(X: pd.DataFrame, y: np.ndarray, kind: ModelKind, pert: pd.DataFrame,
