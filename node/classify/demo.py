@@ -240,7 +240,13 @@ def _write_card(args: argparse.Namespace, bundle: Bundle,
     missing = [p for p in PROFILES if p not in feats]
     partial = {p: len(df) for p, df in feats.items()}
     notes = (f"Profiles missing when this card was written: {', '.join(missing)}. "
-             if missing else "") + f"Cases per profile used: {partial}."
+             if missing else "") + f"Cases per profile used: {partial}.\n" + (
+        "Twin: tumour appearance overlapping between the labels (hazy fat-containing ALT "
+        "nodules, non-fatty foci in lipomas, overlapping septa, one fat-T1 range; "
+        "node/synthetic/tumour.py, issue 16), tuned on the prospective profile only.\n"
+        "'(perturbed masks)' rows: truth masks perturbed like automatic masks "
+        "(node/classify/maskaug.py, seed --mask-seed + 1000, not the training copies): a "
+        "stand-in for the workflow's masks; docs/evaluation/workflow has real ones.")
     card.write(args.out / "MODEL_CARD.md", card.render(bundle, results, repro, notes))
 
 
