@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--json", type=Path, default=None)
     e.set_defaults(func=_evaluate)
 
+    from node.segment import campaign
+
+    campaign.register(sub)
+
 
 def _train(args: argparse.Namespace) -> int:
     from node.segment.slim_plan import SlimPlan
