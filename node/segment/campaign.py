@@ -76,7 +76,7 @@ def _make_case(task: tuple[str, int, str, int]) -> tuple[str, str | None]:
         else:
             from node.synthetic.cohort import write_case
 
-            write_case("train", index, Path(out), seed, max_matrix=256)
+            write_case("train", index, Path(out), seed, max_matrix=192)
         return kind, None
     except Exception:
         return kind, traceback.format_exc(limit=3)

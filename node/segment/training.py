@@ -135,7 +135,8 @@ def train_seg(
     # the planner calls torch.set_num_threads(nnUNet_n_proc_DA): it must be ≥ 1 while planning
     env = {"nnUNet_n_proc_DA": str(max(1, budget.da_workers)), "nnUNet_compile": "false"}
     with nnunet_env(work_dir, env) as folders:
-        raw = convert_cohort(cohort_dir, folders["nnUNet_raw"], dataset_id, dataset_name, max_cases)
+        raw = convert_cohort(cohort_dir, folders["nnUNet_raw"], dataset_id, dataset_name, max_cases,
+                             workers=preprocess_workers)
         pre_dir = folders["nnUNet_preprocessed"] / raw.folder.name
         extract_fingerprint_dataset(dataset_id, num_processes=preprocess_workers,
                                     check_dataset_integrity=True, show_progress_bar=False)
