@@ -115,6 +115,7 @@ def _smooth1d(rng: np.random.Generator, amp: float, period: tuple[float, float] 
     p1, p2 = rng.uniform(0, 2 * math.pi, 2)
     l1, l2 = rng.uniform(*period, 2)
     a1, a2 = rng.uniform(-1, 1, 2) * amp
+    p1, p2, l1, l2, a1, a2 = (float(v) for v in (p1, p2, l1, l2, a1, a2))
     return lambda z: a1 * math.sin(2 * math.pi * z / l1 + p1) + a2 * math.sin(2 * math.pi * z / l2 + p2)
 
 
@@ -163,6 +164,7 @@ def _draw_body(rng: np.random.Generator, region: str) -> _Body:
     fat_mean = float(np.exp(rng.uniform(np.log(s.fat[0]), np.log(s.fat[1]))))
     trunk = region in TRUNK
     cy, cx = (-(b - rng.uniform(70, 110)), rng.uniform(-40, 40)) if trunk else tuple(rng.uniform(-12, 12, 2))
+    cy, cx = float(cy), float(cx)
     bones: list[_Bone] = []
 
     def bone(oy: float, ox: float, r: float, ecc: float, cortex: float) -> None:
@@ -208,6 +210,11 @@ def _shift(body: _Body, dy: float) -> None:
     body.seeds = body.seeds + np.array([dy, 0.0])
     for bone in body.bones:
         bone.cy += dy
+
+
+def _wrap(a: np.ndarray | float) -> np.ndarray:
+    """Angle difference wrapped to [-pi, pi)."""
+    return (a + math.pi) % (2 * math.pi) - math.pi
 
 
 def _pair(rng: np.random.Generator, amp: float):
@@ -284,7 +291,7 @@ class _Anatomy:
         r_ell = b.a * b.b / np.sqrt((b.b * np.cos(th)) ** 2 + (b.a * np.sin(th)) ** 2)
         f = 1 + b.outline_sd * self.f_outline.at(z)
         for t0, width, h in self.lobes:
-            f = f + h * np.exp(-((np.angle(np.exp(1j * (th - t0)))) / width) ** 2)
+            f = f + h * np.exp(-((_wrap(th - t0)) / width) ** 2)
         return r_ell * f
 
     def fat_thickness(self, z: float) -> np.ndarray:
@@ -295,7 +302,7 @@ class _Anatomy:
         """Extra skin height over superficial tumours: an ellipsoidal dome in (arc, z)."""
         out = np.zeros_like(r_out)
         for t0, z0, s_half, z_half, h in self.bulges:
-            arc = np.angle(np.exp(1j * (th - t0))) * r_out
+            arc = _wrap(th - t0) * r_out
             q = 1 - (arc / s_half) ** 2 - ((z - z0) / z_half) ** 2
             out += h * np.sqrt(np.clip(q, 0, None))
         return out
@@ -323,8 +330,10 @@ class _Anatomy:
         dy, dx = b.drift(z)
         best = np.full(lab.shape, -1e9, np.float32)
         second = np.full(lab.shape, -1e9, np.float32)
-        for (sy, sx), w, fw in zip(b.seeds, b.weights, self.f_warp, strict=True):
-            sc = -np.hypot(self.y - (sy + dy), self.x - (sx + dx)) * w + b.warp_mm * fw.at(z)
+        for (sy, sx), w, fw in zip(b.seeds.tolist(), b.weights.tolist(), self.f_warp, strict=True):
+            sc = np.hypot(self.y - (sy + dy), self.x - (sx + dx))
+            sc *= -w
+            sc += b.warp_mm * fw.at(z)
             second = np.maximum(second, np.minimum(best, sc))
             best = np.maximum(best, sc)
         gap = best - second
@@ -343,31 +352,44 @@ class _Anatomy:
             lab[st] = _T.im_fat
         if b.band:
             self._trunk(lab, cavity, depth, deep + fascia + band, r, th, z)
-        for y0, x0, rv in b.bundles:
-            d = np.hypot(self.y - (y0 + dy), self.x - (x0 + dx))
-            lab[inner & (d < rv * 2.6)] = _T.im_fat
-            lab[np.hypot(self.y - (y0 + dy + rv * 1.1), self.x - (x0 + dx)) < rv] = _T.vessel
-            lab[np.hypot(self.y - (y0 + dy - rv * 1.0), self.x - (x0 + dx + rv * 0.4)) < rv * 0.8] = _T.vessel
+        for y0, x0, rv in b.bundles:   # small structures: work in a window around them
+            w = self._win(y0 + dy, x0 + dx, rv * 3)
+            yy, xx, lw, iw = self.y[w[0]] - (y0 + dy), self.x[:, w[1]] - (x0 + dx), lab[w], inner[w]
+            lw[iw & (np.hypot(yy, xx) < rv * 2.6)] = _T.im_fat
+            lw[iw & (np.hypot(yy - rv * 1.1, xx) < rv)] = _T.vessel
+            lw[iw & (np.hypot(yy + rv, xx - rv * 0.4) < rv * 0.8)] = _T.vessel
         for y0, x0, rv in b.sc_veins:
-            m = (np.hypot(self.y - (y0 + dy), self.x - (x0 + dx)) < rv) & (lab == _T.subcut_fat)
-            lab[m] = _T.vessel
+            w = self._win(y0 + dy, x0 + dx, rv)
+            lw = lab[w]
+            near = np.hypot(self.y[w[0]] - (y0 + dy), self.x[:, w[1]] - (x0 + dx)) < rv
+            lw[near & (lw == _T.subcut_fat)] = _T.vessel
         for bone in b.bones:
             by, bx = bone.drift(z)
-            yy, xx = self.y - (bone.cy + dy + by), self.x - (bone.cx + dx + bx)
+            y0, x0 = bone.cy + dy + by, bone.cx + dx + bx
+            w = self._win(y0, x0, max(bone.ry, bone.rx))
+            yy, xx, lw = self.y[w[0]] - y0, self.x[:, w[1]] - x0, lab[w]
             c, s = math.cos(bone.angle), math.sin(bone.angle)
             u, v = c * yy + s * xx, -s * yy + c * xx
             q = np.sqrt((u / bone.ry) ** 2 + (v / bone.rx) ** 2)
             rad = min(bone.ry, bone.rx)
-            lab[q < 1] = _T.cortex
-            lab[q < 1 - bone.cortex / rad] = _T.marrow
+            lw[q < 1] = _T.cortex
+            lw[q < 1 - bone.cortex / rad] = _T.marrow
         return lab, depth, deep + fascia, margin
+
+    def _win(self, y0: float, x0: float, rad: float) -> tuple[slice, slice]:
+        """Rows and columns of the square window of half-size ``rad`` mm around (y0, x0)."""
+        g = self.grid
+        cy, cx = y0 / g.dxy + (g.rows - 1) / 2, x0 / g.dxy + (g.cols - 1) / 2
+        k = rad / g.dxy + 2
+        return (slice(int(np.clip(cy - k, 0, g.rows)), int(np.clip(cy + k + 1, 0, g.rows))),
+                slice(int(np.clip(cx - k, 0, g.cols)), int(np.clip(cx + k + 1, 0, g.cols))))
 
     def _trunk(self, lab: np.ndarray, cavity: np.ndarray, depth: np.ndarray, cav_depth: np.ndarray,
                r: np.ndarray, th: np.ndarray, z: float) -> None:
         b = self.body
         lab[cavity] = _T.viscera
         rim = cavity & (depth < cav_depth + 10)
-        post = np.angle(np.exp(1j * (th - math.pi / 2)))
+        post = _wrap(th - math.pi / 2)
         if b.region == "back":
             ribs = rim & (np.sin(th * b.ribs * 2.2 + z / 9.0) > 0.25) & (np.abs(post) > 0.35)
         else:   # buttock: iliac wings laterally, sacrum behind
@@ -431,7 +453,7 @@ def _lobes(rng: np.random.Generator, volume_ml: float, axes_ratio: tuple[float, 
             c = d * r0 * rng.uniform(0.5, 0.9)
         rot = frame @ _rot(rng, 0.4)
         inv = np.diag(1 / ax) @ rot.T   # world offset -> unit-sphere coords
-        out.append((c @ frame.T, inv))
+        out.append(((c @ frame.T).astype(np.float32), inv.astype(np.float32)))
         ext = max(ext, float(np.linalg.norm(c) + ax.max()))
     return out, ext
 
@@ -572,7 +594,7 @@ def _place_tumour(rng: np.random.Generator, anat: _Anatomy, depth: str, vol: flo
     lab, dep, fdepth, margin = anat.slice(zc)
     inner = np.isin(lab, [_T.muscle, _T.im_fat]) & (dep > fdepth + 3)
     if body.region in TRUNK:
-        inner &= np.abs(np.angle(np.exp(1j * (th - theta)))) < 0.9
+        inner &= np.abs(_wrap(th - theta)) < 0.9
     cand = inner & (margin < 3) if depth == "intermuscular" else inner & (margin > 6)
     if not cand.any():
         cand = inner
