@@ -242,7 +242,10 @@ class _Grid:
         return self.dxy * self.dxy * self.dz / self.points / 1000.0
 
 
-def _draw_grid(rng: np.random.Generator, region: str, body: _Body, max_matrix: int, bulge: float) -> _Grid:
+def _draw_grid(rng: np.random.Generator, region: str, body: _Body, max_matrix: int, bulge: float,
+               z_need: float) -> _Grid:
+    """In-plane 0.6-1.2 mm, 3-7 mm slices, 20-48 of them; the slab made long enough for the
+    tumour where 48 x 7 mm allows (a radiologist covers the mass), so few are cut by it."""
     dxy = float(rng.uniform(0.6, 1.2))
     extent = 2 * max(body.a, body.b) * 1.12 + 10 + 2 * bulge
     if region in TRUNK:
@@ -252,7 +255,11 @@ def _draw_grid(rng: np.random.Generator, region: str, body: _Body, max_matrix: i
     if n * dxy < extent and region not in TRUNK:
         dxy = min(1.2, extent / n)   # beyond that the body runs out of the FOV (partial FOV)
     rows = n if rng.random() < 0.6 else int(n * rng.uniform(0.75, 1.0)) // 2 * 2
-    return _Grid(int(rng.integers(20, 49)), int(rng.integers(3, 5)), rows, n, float(rng.uniform(3, 7)), dxy)
+    slices, points, dz = int(rng.integers(20, 49)), int(rng.integers(3, 5)), float(rng.uniform(3, 7))
+    if slices * dz < z_need:
+        slices = min(48, math.ceil(z_need / dz))
+        dz = max(dz, min(7.0, z_need / slices))
+    return _Grid(slices, points, rows, n, dz, dxy)
 
 
 # ------------------------------------------------------------------------------------------ anatomy
@@ -500,14 +507,17 @@ def _draw_once(rng: np.random.Generator, region: str, depth: str, volume_ml: flo
                max_matrix: int) -> LabelMap:
     body = _draw_body(rng, region)
     vol = float(volume_ml) if volume_ml is not None else _draw_volume(rng, SPECS[region], depth)
-    bulge = 1.3 * (3 * vol * 1000 / (4 * math.pi)) ** (1 / 3) if depth == "superficial" else 0.0
-    grid = _draw_grid(rng, region, body, max_matrix, bulge)
+    r_eq = (3 * vol * 1000 / (4 * math.pi)) ** (1 / 3)
+    bulge = 1.3 * r_eq if depth == "superficial" else 0.0
+    elong = float(rng.uniform(1.0, 2.6))
+    z_len = r_eq * elong ** (2 / 3) * 1.5   # half-length along the axis, lobes included
+    grid = _draw_grid(rng, region, body, max_matrix, bulge, 2 * z_len + 8)
     if region in TRUNK:   # the FOV shows the posterior body wall with the skin in view
         _shift(body, (grid.rows - 1) / 2 * grid.dxy * float(rng.uniform(0.55, 0.85)) - (body.cy + body.b))
     anat = _Anatomy(rng, body, grid)
     zs = grid.sub_z()
     z_half = zs.max() + grid.dz / 2
-    tum = _place_tumour(rng, anat, depth, vol, z_half)
+    tum = _place_tumour(rng, anat, depth, vol, z_half, elong, z_len)
     _add_bundles(rng, anat, grid)
     labels = np.empty((zs.size, grid.rows, grid.cols), np.uint8)
     box = _box(anat, tum, zs)
@@ -546,16 +556,15 @@ def _draw_once(rng: np.random.Generator, region: str, depth: str, volume_ml: flo
     return LabelMap(labels, mask, spacing, meta)
 
 
-def _place_tumour(rng: np.random.Generator, anat: _Anatomy, depth: str, vol: float, z_half: float) -> _Tumour:
+def _place_tumour(rng: np.random.Generator, anat: _Anatomy, depth: str, vol: float, z_half: float,
+                  elong: float, z_len: float) -> _Tumour:
     body, grid = anat.body, anat.grid
-    # z: mostly inside the slab, sometimes cut by it
-    elong = float(rng.uniform(1.0, 2.6))
     r_eq = (3 * vol * 1000 / (4 * math.pi)) ** (1 / 3)
-    z_len = r_eq * elong ** (2 / 3)
-    if rng.random() < 0.15:
+    # z: mostly inside the slab, about one in ten cut by it
+    if rng.random() < 0.1:
         zc = float(rng.choice([-1, 1]) * rng.uniform(0.7, 1.0) * z_half)
     else:
-        zc = float(rng.uniform(-1, 1) * max(0.0, z_half - z_len * 1.1))
+        zc = float(rng.uniform(-1, 1) * max(0.0, z_half - z_len))
     _, th, cy, cx = anat.polar(zc)
     half = ((grid.rows - 1) / 2 * grid.dxy, (grid.cols - 1) / 2 * grid.dxy)
     for _ in range(30):   # a surface point inside the FOV, with room for the tumour
@@ -737,7 +746,11 @@ def _write_case(args: tuple[int, int, Path, int]) -> str:
     atomic.write_image(folder / "image.nii.gz", img)
     atomic.write_image(folder / "segmentation.nii.gz", seg)
     # truth.json last: it marks a complete case (a restart skips it, readers require it)
-    atomic.write_text(folder / "truth.json", json.dumps({**lm.meta, "generator": GENERATOR, "seed": case_seed,
+    # the written mask may be cropped with the image (partial FOV): describe what was written
+    meta = {**lm.meta, "labelmap_volume_ml": lm.meta["volume_ml"],
+            "volume_ml": round(float(mask.sum()) * float(np.prod(lm.spacing)) / 1000, 2),
+            "shape_zyx": list(mask.shape)}
+    atomic.write_text(folder / "truth.json", json.dumps({**meta, "generator": GENERATOR, "seed": case_seed,
                                                           "cohort_seed": seed, "index": index}) + "\n")
     return folder.name
 
