@@ -45,6 +45,7 @@ from node.synthetic.enums import TUMOUR_TISSUES, Tissue
 GENERATOR = "lipo-synth-labelmaps 1.0"
 REGIONS = ("thigh", "upper_arm", "calf", "shoulder", "back", "buttock")
 DEPTHS = ("superficial", "intermuscular", "deep")
+PLANES = ("axial", "coronal", "sagittal")
 TRUNK = ("back", "buttock")
 _T = Tissue
 _TUMOUR_CODES = np.array([int(t) for t in TUMOUR_TISSUES], np.uint8)
@@ -482,8 +483,10 @@ def _frame(theta: float) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- case
 
 def draw_labelmap(seed: int | np.random.Generator, region: str | None = None, depth: str | None = None,
-                  volume_ml: float | None = None, max_matrix: int = 256) -> LabelMap:
-    """One random body section with one tumour; ``region``/``depth``/``volume_ml`` pin a draw."""
+                  volume_ml: float | None = None, max_matrix: int = 256,
+                  plane: str | None = None) -> LabelMap:
+    """One random body section with one tumour; ``region``/``depth``/``volume_ml``/``plane`` pin
+    a draw. About one case in five is resliced along the limb (coronal- or sagittal-like)."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng([int(seed), 0x1AB])
     region = region or str(rng.choice(REGIONS, p=[0.26, 0.14, 0.14, 0.14, 0.16, 0.16]))
     if region not in SPECS:
@@ -491,11 +494,15 @@ def draw_labelmap(seed: int | np.random.Generator, region: str | None = None, de
     depth = depth or str(rng.choice(DEPTHS, p=[0.45, 0.3, 0.25]))
     if depth not in DEPTHS:
         raise ValueError(f"depth must be one of {DEPTHS}, got {depth!r}")
+    plane = plane or str(rng.choice(PLANES, p=[0.8, 0.1, 0.1]))
+    if plane not in PLANES:
+        raise ValueError(f"plane must be one of {PLANES}, got {plane!r}")
     for _ in range(8):   # a placement can fail (tumour outside the FOV): draw the body again
         try:
-            return _draw_once(rng, region, depth, volume_ml, max_matrix)
+            lm = _draw_once(rng, region, depth, volume_ml, max_matrix)
         except _PlacementError:
             continue
+        return lm if plane == "axial" else _reslice(lm, plane, rng, max_matrix)
     raise RuntimeError("could not place a tumour in 8 draws")
 
 
@@ -554,6 +561,38 @@ def _draw_once(rng: np.random.Generator, region: str, depth: str, volume_ml: flo
             "plane": "axial", "slices": grid.slices, "points": grid.points,
             "spacing_mm": [round(v, 4) for v in spacing]}
     return LabelMap(labels, mask, spacing, meta)
+
+
+def _reslice(lm: LabelMap, plane: str, rng: np.random.Generator, max_matrix: int) -> LabelMap:
+    """Slices along the limb axis from the axial sub-slices: in-plane (rows or columns, z), the
+    slice thickness made of 3-6 mm of pixels (each a partial-volume point). Kept axial when the
+    FOV gives fewer than 20 such slices."""
+    s, p, r, c = lm.labels.shape
+    dz, dxy = lm.spacing[0], lm.spacing[1]
+    vol = lm.labels.reshape(s * p, r, c)
+    vol = vol.transpose(2, 1, 0) if plane == "sagittal" else vol.transpose(1, 2, 0)   # (n, rows, z)
+    k = max(math.ceil(3 / dxy), round(float(rng.uniform(3, 6)) / dxy))   # slice thickness >= 3 mm
+    n = vol.shape[0] // k
+    if n < 20:
+        return lm
+    lab = vol[: n * k].reshape(n, k, vol.shape[1], vol.shape[2])
+    mask = np.isin(lab, _TUMOUR_CODES).sum(axis=1) * 2 > k
+    if not mask.any():
+        return lm
+    idx = np.argwhere(mask)
+    mid = (idx.min(0) + idx.max(0)) // 2
+    ns = min(n, int(rng.integers(20, 49)))
+    nc = min(lab.shape[3], max_matrix)
+    a = int(np.clip(mid[0] - ns // 2, 0, n - ns))
+    b = int(np.clip(mid[2] - nc // 2, 0, lab.shape[3] - nc))
+    lab = np.ascontiguousarray(lab[a:a + ns, :, :, b:b + nc])
+    mask = mask[a:a + ns, :, b:b + nc]
+    spacing = (k * dxy, dxy, dz / p)
+    meta = {**lm.meta, "plane": plane, "slices": ns, "points": k,
+            "volume_ml": round(float(mask.sum()) * float(np.prod(spacing)) / 1000, 2),
+            "cut_by_slab": bool(mask[0].any() or mask[-1].any()),
+            "spacing_mm": [round(v, 4) for v in spacing]}
+    return LabelMap(lab, mask, spacing, meta)
 
 
 def _place_tumour(rng: np.random.Generator, anat: _Anatomy, depth: str, vol: float, z_half: float,
