@@ -794,6 +794,12 @@ def _write_case(args: tuple[int, int, Path, int]) -> str:
     return folder.name
 
 
+def labelmap_case(index: int, out_dir: Path, seed: int = 0, max_matrix: int = 256) -> Path:
+    """Case ``index`` of ``labelmap_cohort(…, seed)`` alone (parallel workers of a training
+    campaign call this); a complete case on disk is kept."""
+    return Path(out_dir) / _write_case((index, seed, Path(out_dir), max_matrix))
+
+
 def labelmap_cohort(n: int, out_dir: Path, seed: int = 0, workers: int = 1, max_matrix: int = 256) -> Path:
     """``n`` domain-randomised cases on these label maps in WORC layout; deterministic per
     (seed, index), so a restart or another worker count writes the same cases."""
