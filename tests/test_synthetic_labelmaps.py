@@ -11,7 +11,7 @@ import pytest
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
 from node.synthetic.enums import TUMOUR_TISSUES, Tissue
-from node.synthetic.labelmaps import REGIONS, draw_labelmap, labelmap_cohort
+from node.synthetic.labelmaps import REGIONS, draw_labelmap, labelmap_case, labelmap_cohort
 from node.synthetic.randomise import randomise
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,6 +140,10 @@ def test_cohort_writes_worc_layout_that_round_trips_and_resumes(tmp_path: Path) 
     again = labelmap_cohort(3, out, seed=5, max_matrix=96)   # skips complete cases, adds one
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())
     assert (again / "lm-0002" / "truth.json").is_file()
+    alone = labelmap_case(1, tmp_path / "alone", seed=5, max_matrix=96)   # what a pool worker calls
+    assert alone.name == "lm-0001"
+    assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(alone / "image.nii.gz"))),
+                          sitk.GetArrayFromImage(sitk.ReadImage(str(out / "lm-0001" / "image.nii.gz"))))
 
 
 def test_parallel_workers_write_the_same_cases(tmp_path: Path) -> None:

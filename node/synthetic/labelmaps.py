@@ -764,15 +764,21 @@ def case_name(index: int) -> str:
 
 
 def _write_case(args: tuple[int, int, Path, int]) -> str:
+    index, seed, out_dir, max_matrix = args
+    return labelmap_case(index, out_dir, seed, max_matrix).name
+
+
+def labelmap_case(index: int, out_dir: Path, seed: int = 0, max_matrix: int = 256) -> Path:
+    """Case ``index`` of :func:`labelmap_cohort` alone (parallel workers call this; the same
+    (seed, index) always gives the same case); a complete case already on disk is kept."""
     import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
     from node import atomic
     from node.synthetic.randomise import randomise
 
-    index, seed, out_dir, max_matrix = args
     folder = Path(out_dir) / case_name(index)
     if (folder / "truth.json").is_file():
-        return folder.name
+        return folder
     case_seed = int(seed) * 1_000_003 + index
     rng = np.random.default_rng([case_seed, 0x1AB5])
     lm = draw_labelmap(rng, max_matrix=max_matrix)
@@ -791,13 +797,7 @@ def _write_case(args: tuple[int, int, Path, int]) -> str:
             "shape_zyx": list(mask.shape)}
     atomic.write_text(folder / "truth.json", json.dumps({**meta, "generator": GENERATOR, "seed": case_seed,
                                                           "cohort_seed": seed, "index": index}) + "\n")
-    return folder.name
-
-
-def labelmap_case(index: int, out_dir: Path, seed: int = 0, max_matrix: int = 256) -> Path:
-    """Case ``index`` of ``labelmap_cohort(…, seed)`` alone (parallel workers of a training
-    campaign call this); a complete case on disk is kept."""
-    return Path(out_dir) / _write_case((index, seed, Path(out_dir), max_matrix))
+    return folder
 
 
 def labelmap_cohort(n: int, out_dir: Path, seed: int = 0, workers: int = 1, max_matrix: int = 256) -> Path:
