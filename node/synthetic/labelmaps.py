@@ -439,7 +439,7 @@ def _draw_volume(rng: np.random.Generator, spec: RegionSpec, depth: str) -> floa
 
 
 def _lobes(rng: np.random.Generator, volume_ml: float, axes_ratio: tuple[float, float, float],
-           frame: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
+           frame: np.ndarray, flat: bool = False) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
     """Union of 1-5 ellipsoids whose total is about ``volume_ml``; axes in the local frame."""
     n = int(rng.choice([1, 2, 3, 4, 5], p=[0.3, 0.25, 0.2, 0.15, 0.1]))
     share = rng.dirichlet(np.full(n, 2.0))
@@ -457,6 +457,8 @@ def _lobes(rng: np.random.Generator, volume_ml: float, axes_ratio: tuple[float, 
             r0 = ax
         else:
             d = rng.normal(0, 1, 3)
+            if flat:   # superficial: lobes side by side in the fat layer, not on top of each other
+                d[1] *= 0.15
             d /= np.linalg.norm(d)
             c = d * r0 * rng.uniform(0.5, 0.9)
         rot = frame @ _rot(rng, 0.4)
@@ -629,10 +631,11 @@ def _place_tumour(rng: np.random.Generator, anat: _Anatomy, depth: str, vol: flo
         # lenticular: thin radially, wide tangentially and along z
         ratio = (float(rng.uniform(0.35, 0.7)), float(rng.uniform(1.0, 1.6)), elong)
         frame = _frame(theta)
-        lobes, ext = _lobes(rng, vol, (ratio[2], ratio[0], ratio[1]), frame)
-        h = ext * ratio[0] / max(ratio) * 1.05
-        gap = 0.0 if rng.random() < 0.5 else float(rng.uniform(1, 5))
-        height = max(0.0, 2 * h + 2 * gap + 1 - fat) * float(rng.uniform(0.85, 1.1))
+        lobes, ext = _lobes(rng, vol, (ratio[2], ratio[0], ratio[1]), frame, flat=True)
+        h = ext * ratio[0] / max(ratio) * 1.2
+        # a third abut skin and fascia; the rest keep 2-10 mm of fat around them
+        gap = 0.0 if rng.random() < 0.35 else float(rng.uniform(2, 10))
+        height = max(0.0, 2 * h + 2 * gap + 1 - fat) * float(rng.uniform(0.95, 1.15))
         s_half = ext * ratio[1] / max(ratio) * 1.6 + 8
         anat.bulges.append((theta, zc, s_half, ext * 1.4 + 8, height))
         rad = r_out + height - body.skin - (fat + height) / 2
