@@ -147,7 +147,7 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
                            list[tuple[str, str]]]:
     """Run every case of one cohort; returns cases, predictions per model name, failures."""
     from node.classify.data import read_labels
-    from node.radiomics.cohort import case_features, write_features_csv
+    from node.radiomics.cohort import case_features
     from node.radiomics.features import extract
     from node.segment.geometry import array_on_grid, geometry_of
 
@@ -201,6 +201,19 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
         except Exception as exc:  # listed in failures.csv, never dropped
             failures.append((pid, f"{type(exc).__name__}: {exc}"))
             log.warning("workflow case %s failed: %s", phash(pid), type(exc).__name__)
+        # after every case, so a run stopped part-way keeps what it did (resume / report-only)
+        _save_profile(out_dir, cases, preds, failures, work_feats, wf.settings.settings_hash)
+    _save_profile(out_dir, cases, preds, failures, work_feats, wf.settings.settings_hash)
+    return cases, preds, failures
+
+
+def _save_profile(out_dir: Path, cases: list[WorkflowCase],
+                  preds: dict[str, list[tuple[str, str, float]]],
+                  failures: list[tuple[str, str]], work_feats: dict[str, pd.Series],
+                  settings_hash: str) -> None:
+    """cases.csv, predictions_<model>.csv, failures.csv and the workflow masks' features."""
+    from node.radiomics.cohort import write_features_csv
+
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "cases.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(WorkflowCase.__dataclass_fields__))
@@ -214,10 +227,9 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
     if work_feats:
         fdf = pd.DataFrame(list(work_feats.values()))
         fdf.index.name = "Patient"
-        write_features_csv(fdf, feats_file, wf.settings.settings_hash)
+        write_features_csv(fdf, out_dir / "features_workflow.csv", settings_hash)
     with (out_dir / "failures.csv").open("w", newline="") as fh:
         csv.writer(fh).writerows([("Patient", "reason"), *failures])
-    return cases, preds, failures
 
 
 def _load_profile(out_dir: Path, patients: list[str]
