@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-perturbed", type=int, default=0, metavar="M",
                     help="also score every profile on M perturbed masks per case (seed "
                     "--mask-seed + 1000, never the training copies)")
+    ap.add_argument("--perturbed-profiles", nargs="*", default=None,
+                    help="profiles scored on perturbed masks (default: every test profile)")
     ap.add_argument("--calibrate", action="store_true",
                     help="Platt map on the training out-of-fold P(ALT), stored in the bundle")
     ap.add_argument("--score-only", action="store_true",
@@ -100,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         pert_eval = {prof: perturbed_cohort_features(
             args.cohorts / prof, settings, copies=args.eval_perturbed,
             seed=args.mask_seed + 1000, n_jobs=args.n_jobs, cache_dir=args.cache,
-            patients=list(df.index)) for prof, df in feats.items()}
+            patients=list(df.index)) for prof, df in feats.items()
+            if prof != "train" and (args.perturbed_profiles is None
+                                    or prof in args.perturbed_profiles)}
         for prof, (_, info) in pert_eval.items():
             info.to_csv(results_root / prof / "perturbed_masks.csv", index=False)
     results: dict[str, list[card.CohortResult]] = {}
@@ -136,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             name = f"{prof} (out-of-fold)" if prof == "train" else prof
             ok = np.isfinite(prob)
             rows.append(card.evaluate(name, yp[ok], prob[ok], flags[ok]))
-            if pert_eval is not None and kind is not ModelKind.CLINICAL and prof != "train":
+            if pert_eval is not None and kind is not ModelKind.CLINICAL and prof in pert_eval:
                 rows.append(_perturbed_row(bundle, kind, prof, pert_eval[prof][0], lab,
                                            results_root))
         results[kind.value] = rows
@@ -236,6 +240,10 @@ def _write_card(args: argparse.Namespace, bundle: Bundle,
              + (f" --mask-copies {args.mask_copies} --mask-seed {args.mask_seed}"
                 if args.mask_copies else "")
              + (f" --eval-perturbed {args.eval_perturbed}" if args.eval_perturbed else "")
+             + (" --perturbed-profiles " + " ".join(args.perturbed_profiles)
+                if args.perturbed_profiles else "")
+             + (" --kinds " + " ".join(args.kinds)
+                if set(args.kinds) != {k.value for k in ModelKind} else "")
              + (" --calibrate" if args.calibrate else ""))
     missing = [p for p in PROFILES if p not in feats]
     partial = {p: len(df) for p, df in feats.items()}
