@@ -53,6 +53,17 @@ def test_reliability_plot_is_written(tmp_path) -> None:
     assert png.stat().st_size > 1000 and svg.is_file()
 
 
+def test_reliability_plot_with_pure_bins(tmp_path) -> None:
+    # every bin all-lipoma or all-ALT: the Wilson bound can land a rounding error past the
+    # observed share, which matplotlib refused as a negative error bar (a 30-case workflow run)
+    y = np.r_[np.zeros(15, int), np.ones(15, int)]
+    p = np.linspace(0.01, 0.99, 30)
+    cal = calibrate("c", "m", y, p)
+    assert {b.observed for b in cal.bins} <= {0.0, 1.0, 0.5} and len(cal.bins) == 5
+    png, _ = plot_reliability([cal], tmp_path / "pure")
+    assert png.stat().st_size > 1000
+
+
 def test_subgroup_auc_per_value_and_none_for_tiny_groups() -> None:
     rng = np.random.default_rng(3)
     n = 120

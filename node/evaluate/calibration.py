@@ -139,8 +139,10 @@ def plot_reliability(cals: list[Calibration], out_stem: Path) -> tuple[Path, Pat
                     continue
                 x = [b.mean_predicted for b in bins]
                 yv = [b.observed for b in bins]
-                err = [[v - b.low for v, b in zip(yv, bins, strict=True)],
-                       [b.high - v for v, b in zip(yv, bins, strict=True)]]
+                # Wilson bounds can sit a rounding error inside the observed share (k = 0 or
+                # k = n): matplotlib refuses negative error bars
+                err = [[max(0.0, v - b.low) for v, b in zip(yv, bins, strict=True)],
+                       [max(0.0, b.high - v) for v, b in zip(yv, bins, strict=True)]]
                 ax.errorbar(x, yv, yerr=err, fmt=style, ms=4, capsize=2, lw=1,
                             label=f"{c.model}{tag}")
         ax.set_title(name, fontsize=9)
