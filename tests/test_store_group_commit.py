@@ -63,7 +63,7 @@ def test_concurrent_instances_share_one_flush_and_are_acked_only_after_it(
     if not syncfs_available():
         pytest.skip("no syncfs(2) here: the fallback fsyncs each file and folder")
     seed = mr_slice()
-    _put(store, seed)  # starts the committer and creates the study/series folders
+    _put(store, seed)  # creates the study/series folders
     one_series = {"study": seed.StudyInstanceUID, "series": seed.SeriesInstanceUID}
     acked: list[str] = []
     flushed_batches: list[list[Path]] = []

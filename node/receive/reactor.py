@@ -31,6 +31,7 @@ import threading
 import time
 from typing import Any
 
+from pynetdicom import evt
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu import A_ABORT_RQ
 
@@ -51,10 +52,16 @@ class EventDUL(DULServiceProvider):
     _wake_lock: threading.Lock
     _assoc_wake: threading.Event
 
+    _predecoded: Any
+
     @classmethod
-    def adopt(cls, dul: DULServiceProvider, assoc_wake: threading.Event) -> EventDUL:
+    def adopt(cls, dul: DULServiceProvider, assoc_wake: threading.Event,
+              predecoded: Any = None) -> EventDUL:
+        """``predecoded``: the A-ASSOCIATE-RQ PDU the server already read and decoded (the
+        first PDU this DUL reads); it is used instead of decoding the same bytes again."""
         dul.__class__ = cls
         event_dul: EventDUL = dul  # type: ignore[assignment]
+        event_dul._predecoded = predecoded
         event_dul._wake_r = event_dul._wake_w = None  # the pipe lives as long as the thread
         event_dul._wake_lock = threading.Lock()
         event_dul._assoc_wake = assoc_wake
@@ -82,6 +89,15 @@ class EventDUL(DULServiceProvider):
             self._kill_thread = True
             self._poke()  # out of select() now, not at the next tick
         return super().stop_dul()
+
+    def _decode_pdu(self, bytestream: bytearray) -> tuple[Any, str]:
+        pdu, self._predecoded = self._predecoded, None
+        if pdu is None or bytestream[:1] != b"\x01":
+            return super()._decode_pdu(bytestream)
+        # the same events pynetdicom fires around its own decode
+        evt.trigger(self.assoc, evt.EVT_DATA_RECV, {"data": bytes(bytestream)})
+        evt.trigger(self.assoc, evt.EVT_PDU_RECV, {"pdu": pdu})
+        return pdu, "Evt6"
 
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> None:
@@ -224,6 +240,4 @@ def run_acceptor_reactor(assoc: Any, wake: threading.Event) -> None:
 
 
 def _trigger(assoc: Any, name: str) -> None:
-    from pynetdicom import evt
-
     evt.trigger(assoc, getattr(evt, name), {})

@@ -1,12 +1,13 @@
 """Group commit: the instances written by every association made durable by one flush.
 
 Each C-STORE handler writes its file and renames it into place without syncing, hands it to
-the :class:`GroupCommitter` and waits. The committer thread takes *everything* waiting, makes
-it durable with one flush of the spool's file system (:func:`syncfs`: one journal commit for
-the whole batch, where a per-file fsync costs one commit each), commits the batch's index rows
-in one SQLite transaction and only then wakes the handlers, so each C-STORE-RSP still follows
-the durability of its own instance (ARCHITECTURE.md, ack after fsync). While one batch
-flushes, the next one gathers: with K associations sending, a flush serves up to K instances.
+the :class:`GroupCommitter` and waits. One of the waiting handlers (the leader) takes
+*everything* waiting, makes it durable with one flush of the spool's file system
+(:func:`syncfs`: one journal commit for the whole batch, where a per-file fsync costs one
+commit each), commits the batch's index rows in one SQLite transaction and only then wakes
+the other handlers, so each C-STORE-RSP still follows the durability of its own instance
+(ARCHITECTURE.md, ack after fsync). While one batch flushes, the next one gathers: with K
+associations sending, a flush serves up to K instances.
 
 A crash between the rename and the index commit leaves a complete, never acknowledged file
 without a row; :meth:`node.store.Store.reconcile` indexes it at the next start.
@@ -20,7 +21,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,19 @@ def syncfs(fd: int) -> None:
 class _Waiter:
     path: Path
     row: tuple[Any, ...]
-    done: threading.Event = field(default_factory=threading.Event)
+    done: bool = False
     error: BaseException | None = None
 
 
 class GroupCommitter:
-    """One thread that flushes and indexes batches; :meth:`commit` blocks until its item is
-    durable and indexed (or raises the error that stopped its batch)."""
+    """Leader/follower group commit: :meth:`commit` blocks until its item is durable and
+    indexed (or raises the error that stopped its batch).
+
+    No thread of its own: the first caller that finds no flush running becomes the leader,
+    takes everything queued, flushes and indexes it, then wakes the others; callers that
+    arrived meanwhile form the next batch and one of them leads it. A lone association
+    therefore pays no thread hand-off, and K concurrent ones share one flush.
+    """
 
     def __init__(self, flush: Callable[[Sequence[Path]], None],
                  index: Callable[[Sequence[tuple[Any, ...]]], None], max_batch: int = 512) -> None:
@@ -74,8 +81,8 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._cond = threading.Condition()
         self._queue: list[_Waiter] = []
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._flushing = False
+        self._closed = False
         #: batches flushed and instances in them (for the bench and tests)
         self.batches = 0
         self.committed = 0
@@ -83,45 +90,43 @@ class GroupCommitter:
     def commit(self, path: Path, row: tuple[Any, ...]) -> None:
         waiter = _Waiter(path, row)
         with self._cond:
-            if self._stopping:
+            if self._closed:
                 raise OSError("the store is closing")
-            if self._thread is None:  # started on first use: a read-only Store has no thread
-                self._thread = threading.Thread(target=self._run, name="spool-group-commit",
-                                                daemon=True)
-                self._thread.start()
             self._queue.append(waiter)
-            self._cond.notify()
-        waiter.done.wait()
+            while not waiter.done and self._flushing:
+                self._cond.wait()
+            if waiter.done:  # a leader committed it while we waited
+                batch = None
+            else:  # lead: everything queued so far is this batch
+                self._flushing = True
+                batch = self._queue[:self._max_batch]
+                del self._queue[:self._max_batch]
+        if batch is not None:
+            self._lead(batch)
         if waiter.error is not None:
             raise waiter.error
 
-    def close(self) -> None:
+    def _lead(self, batch: list[_Waiter]) -> None:
+        error: BaseException | None = None
+        try:
+            self._flush([w.path for w in batch])
+            self._index([w.row for w in batch])
+        except BaseException as exc:  # every waiter of the batch must hear about it
+            log.error("group commit of %d instances failed: %s", len(batch), type(exc).__name__)
+            error = exc
         with self._cond:
-            self._stopping = True
-            self._cond.notify()
-            thread = self._thread
-        if thread is not None:
-            thread.join()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
-                if not self._queue:  # stopping, nothing left
-                    return
-                batch = self._queue[:self._max_batch]
-                del self._queue[:self._max_batch]
-            error: BaseException | None = None
-            try:
-                self._flush([w.path for w in batch])
-                self._index([w.row for w in batch])
-            except BaseException as exc:  # every waiter must hear about it
-                log.error("group commit of %d instances failed: %s", len(batch), type(exc).__name__)
-                error = exc
-            else:
-                self.batches += 1
-                self.committed += len(batch)
             for w in batch:
                 w.error = error
-                w.done.set()
+                w.done = True
+            if error is None:
+                self.batches += 1
+                self.committed += len(batch)
+            self._flushing = False
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Refuse new work; wait until a running flush has answered its callers."""
+        with self._cond:
+            self._closed = True
+            while self._flushing:
+                self._cond.wait()

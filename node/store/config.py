@@ -17,8 +17,8 @@ class StoreConfig(BaseModel):
         "would leave less than this many free bytes on the spool's file system",
     )
     sync: Literal["group", "auto", "file_and_folder"] = Field(
-        "group", description="group: each instance is written and renamed, then a committer "
-        "thread makes everything waiting durable with one syncfs(2) of the spool's file system "
+        "group", description="group: each instance is written and renamed, then one waiting "
+        "handler makes everything waiting durable with one syncfs(2) of the spool's file system "
         "and indexes it in one transaction before the C-STORE answers (group commit across "
         "associations; per-file fsync + folder fsync where syncfs is missing); auto: one fsync "
         "per instance (file, after its rename) where the file system journals a rename with the "
