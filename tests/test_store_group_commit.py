@@ -186,3 +186,25 @@ def test_sigkill_between_flush_and_index_commit_loses_nothing_acknowledged(tmp_p
 def test_serve_config_default_is_group_commit():
     cfg = json.loads(json.dumps(StoreConfig().model_dump()))
     assert cfg["sync"] == "group"
+
+
+def test_free_space_is_asked_once_per_ttl_and_a_refusal_always_rechecks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from node.store import OutOfSpace
+
+    store = Store(tmp_path / "db.sqlite3", tmp_path / "spool",
+                  StoreConfig(min_free_bytes=10_000_000))
+    try:
+        asked: list[int] = []
+        answer = [10_000_000 + 10**9]
+        monkeypatch.setattr(store.spool, "free_bytes", lambda: asked.append(1) or answer[0])
+        for _ in range(5):
+            _put(store, mr_slice())
+        assert len(asked) == 1  # one statvfs for five instances (well within the TTL)
+        answer[0] = 10_000_000  # the disk filled up behind our back: the estimate still passes
+        store._free_seen = (store._free_seen[0], 10_000_000 + 10)  # ... until it does not
+        with pytest.raises(OutOfSpace):
+            _put(store, mr_slice())
+        assert len(asked) == 2  # the refusal was decided on a fresh statvfs
+    finally:
+        store.close()

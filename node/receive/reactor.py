@@ -51,6 +51,7 @@ class EventDUL(DULServiceProvider):
     _wake_w: int | None
     _wake_lock: threading.Lock
     _assoc_wake: threading.Event
+    _idle: bool
 
     _predecoded: Any
 
@@ -65,10 +66,13 @@ class EventDUL(DULServiceProvider):
         event_dul._wake_r = event_dul._wake_w = None  # the pipe lives as long as the thread
         event_dul._wake_lock = threading.Lock()
         event_dul._assoc_wake = assoc_wake
+        event_dul._idle = False  # True only around select(): only then does a poke matter
         return event_dul
 
     # -- wake-ups from other threads ----------------------------------------------------
     def _poke(self) -> None:
+        if not self._idle:  # busy: it looks at its queues before it next waits
+            return
         with self._wake_lock:  # never write to a closed (possibly reused) descriptor
             if self._wake_w is not None:
                 try:
@@ -117,10 +121,17 @@ class EventDUL(DULServiceProvider):
         if self.state_machine.current_state == "Sta13" or self._wake_r is None or raw is None:
             time.sleep(_STOCK_NAP_S)  # stock behaviour while the socket closes
             return
+        # announce the wait, then look once more: a primitive queued before the flag was set
+        # is seen here, one queued after it finds the flag and pokes (see _poke)
+        self._idle = True
         try:
+            if self.to_provider_queue.queue or self._kill_thread:
+                return
             ready, _, _ = select.select([self._wake_r, raw], [], [], SAFETY_TICK_S)
         except (OSError, ValueError):  # socket closed under us: let the state machine see it
             return
+        finally:
+            self._idle = False
         if self._wake_r in ready:
             try:
                 while os.read(self._wake_r, 4096):
