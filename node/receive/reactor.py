@@ -172,7 +172,8 @@ class EventDUL(DULServiceProvider):
                     idle = True
                     continue
                 self.state_machine.do_action(event)
-                self._assoc_wake.set()
+                if self._concerns_association(event):
+                    self._assoc_wake.set()
                 idle = False
         finally:
             with self._wake_lock:
@@ -180,6 +181,14 @@ class EventDUL(DULServiceProvider):
             os.close(r)
             os.close(w)
             self._assoc_wake.set()  # the association thread notices the DUL is gone
+
+    def _concerns_association(self, event: str) -> bool:
+        """Whether the association thread has something new after ``event``: not after our
+        own P-DATA went out (Evt9), nor after a P-DATA fragment that did not complete a DIMSE
+        message (Evt10); after anything else (release, abort, close, ...) it must look."""
+        if event == "Evt9" or self._assoc_wake.is_set():
+            return False
+        return event != "Evt10" or not self.assoc.dimse.msg_queue.empty()
 
     def _abort_now(self) -> None:
         """Bypass the state machine (it may be what failed): A-ABORT, then stop both loops."""
