@@ -85,6 +85,7 @@ _COLUMNS = "sop_instance_uid, sop_class_uid, study_uid, series_uid, path, size, 
 class AuditKind(StrEnum):
     ASSOCIATION = "association"
     INSTANCE = "instance"
+    LOGIN = "login"  # worklist web login (host = client address, detail = user or its hash)
 
 
 class AuditResult(StrEnum):
@@ -95,6 +96,7 @@ class AuditResult(StrEnum):
     RELEASED = "released"
     ABORTED = "aborted"
     REJECTED = "rejected"
+    SUCCEEDED = "succeeded"  # a login
     STORED = "stored"
     DUPLICATE = "duplicate"
     FAILED = "failed"
