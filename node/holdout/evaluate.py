@@ -19,12 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
 from node.qc.checks import QcStatus, run_qc
 from node.qc.config import QcConfig
 from node.qc.tuning import load_case
-from node.segment.geometry import Mask, geometry_of
+from node.segment.evaluate import predict_cached
 from node.segment.nnunet import Segmenter, dice
 
 SMALL_ML = 20.0
@@ -61,42 +60,6 @@ def subgroups_of(case_dir: Path, truth_ml: float) -> dict[str, str]:
             "vendor": vendor, "plane": plane, "region": region}
 
 
-def _predict(segmenter: Segmenter, image: sitk.Image, case: str, cache: Path | None) -> Mask:
-    """The model's mask, reused from ``cache`` when this model already segmented the case
-    (re-running QC with other thresholds does not need the network again)."""
-    from node.segment.evaluate import volume_from_image
-
-    path = None
-    if cache is not None:
-        path = cache / f"{case}.{segmenter.model_id.replace('@', '_')}.prob.nii.gz"
-        if path.is_file():  # foreground probability × 255, as the segment stage stores it
-            prob = sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype(np.float32) / 255
-            return _from_probabilities(prob, image, segmenter)
-    mask = segmenter.predict(volume_from_image(image))
-    if path is not None and mask.probabilities is not None:
-        from node import atomic
-
-        prob8 = np.round(np.clip(mask.probabilities, 0, 1) * 255).astype(np.uint8)
-        out = sitk.GetImageFromArray(prob8)
-        out.CopyInformation(image)
-        atomic.write_image(path, out)
-        # the mask is re-derived from the stored probabilities, so a rerun sees the same mask
-        return _from_probabilities(prob8.astype(np.float32) / 255, image, segmenter)
-    return mask
-
-
-def _from_probabilities(prob: np.ndarray, image: sitk.Image, segmenter: Segmenter) -> Mask:
-    """The mask ``Segmenter.predict`` makes from these probabilities (threshold, clean-up)."""
-    geometry = geometry_of(image)
-    array = (prob > 0.5).astype(np.uint8)
-    if segmenter.cfg.drop_fat_pieces:
-        from node.segment.cleanup import drop_fat_pieces
-
-        sx, sy, sz = geometry.spacing
-        array = drop_fat_pieces(array, sitk.GetArrayFromImage(image).astype(np.float32), (sz, sy, sx))
-    return Mask(array=array, geometry=geometry, model_id=segmenter.model_id, probabilities=prob)
-
-
 def evaluate_case(case_dir: Path, segmenter: Segmenter, qc_cfg: QcConfig,
                   rescue: bool = True, cache: Path | None = None) -> CaseOutcome:
     from node.qc.interactive_check import reseg_from_extremes
@@ -104,7 +67,7 @@ def evaluate_case(case_dir: Path, segmenter: Segmenter, qc_cfg: QcConfig,
 
     started = time.perf_counter()
     array, truth, image = load_case(case_dir)
-    mask = _predict(segmenter, image, case_dir.name, cache)
+    mask = predict_cached(segmenter, image, case_dir.name, cache)
     sx, sy, sz = mask.geometry.spacing
     spacing_zyx = (sz, sy, sx)
     inter = reseg_from_extremes(array, mask.array, spacing_zyx) if qc_cfg.interactive_check else None

@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quantile", type=float, default=0.97)
     p.add_argument("--out", type=Path, default=Path("docs/evaluation/qc_tuning.json"))
     p.add_argument("--md", type=Path, default=Path("docs/evaluation/qc_tuning.md"))
+    p.add_argument("--cache", type=Path, default=None,
+                   help="the model's probabilities from `eval-seg --cache` (no network run)")
     p.set_defaults(func=_tune)
 
 
@@ -33,7 +35,8 @@ def _tune(args: argparse.Namespace) -> int:
         seg_cfg = cfg.segment.model_copy(update={"agreement_pass": False})
         segmenter = Segmenter(seg_cfg.model_folder(), seg_cfg)
         samples = collect_samples(case_dirs(args.cohort_dir)[: args.n], segmenter, cfg.qc,
-                                  progress=lambda s: print(s.case, s.kind, s.dice, flush=True))
+                                  progress=lambda s: print(s.case, s.kind, s.dice, flush=True),
+                                  cache=args.cache)
         if args.samples is not None:
             save_samples(samples, args.samples)
     from node.qc.tuning import RULES

@@ -145,14 +145,16 @@ def save_samples(samples: list[Sample], path: Path) -> None:
 
 
 def collect_samples(case_dirs: list[Path], segmenter: object, qc_cfg: object,
-                    progress: Callable[[Sample], None] | None = None) -> list[Sample]:
-    """Truth, model and perturbed masks of every twin case, each with its QC measurements."""
-    from node.segment.evaluate import volume_from_image
+                    progress: Callable[[Sample], None] | None = None,
+                    cache: Path | None = None) -> list[Sample]:
+    """Truth, model and perturbed masks of every twin case, each with its QC measurements;
+    ``cache``: the model's probabilities stored by ``eval-seg --cache`` (no network needed)."""
+    from node.segment.evaluate import predict_cached
 
     samples: list[Sample] = []
     for case in case_dirs:
         array, truth, image = load_case(case)
-        pred = segmenter.predict(volume_from_image(image)).array.astype(bool)  # type: ignore[attr-defined]
+        pred = predict_cached(segmenter, image, case.name, cache).array.astype(bool)  # type: ignore[arg-type]
         for s in sample_case(case, array, truth, image, pred,
                              lambda m, a=array, i=image: measure_mask(a, m, i, qc_cfg)):  # type: ignore[misc]
             samples.append(s)

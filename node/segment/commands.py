@@ -38,7 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--n", type=int, default=20, help="first N cases of each cohort")
     e.add_argument("--tta", action="store_true", help="mirroring test-time augmentation")
     e.add_argument("--json", type=Path, default=None)
+    e.add_argument("--cache", type=Path, default=None,
+                   help="keep the model's probabilities here (holdout evaluate / qc-tune reuse them)")
+    e.add_argument("--threads", type=int, default=None, help="torch threads (default: config)")
     e.set_defaults(func=_evaluate)
+
+    from node.segment import campaign
+
+    campaign.register(sub)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -67,11 +74,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     from node.segment.nnunet import Segmenter
 
     cfg = load_config(args.config).segment
-    cfg = cfg.model_copy(update={"use_mirroring": args.tta, "agreement_pass": False})
+    cfg = cfg.model_copy(update={"use_mirroring": args.tta, "agreement_pass": False}
+                         | ({} if args.threads is None else {"torch_threads": args.threads}))
     segmenter = Segmenter(args.model or cfg.model_folder(), cfg)
     report = {"model_id": segmenter.model_id, "tta": args.tta, "cohorts": {}}
     for cohort in args.cohort_dir:
-        res = evaluate_cohort(segmenter, cohort, args.n)
+        res = evaluate_cohort(segmenter, cohort, args.n, cache=args.cache)
         report["cohorts"][res.cohort] = {"n": len(res.cases), "mean_dice": round(res.mean, 4),
                                          "median_dice": round(res.median, 4),
                                          "cases": [asdict(c) for c in res.cases]}

@@ -61,8 +61,27 @@ def _case_id(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", name)
 
 
+def _convert_case(job: tuple[Path, Path]) -> str:
+    case, folder = job
+    cid = _case_id(case.name)
+    image = sitk.ReadImage(str(case / IMAGE_NAME))
+    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+        raise CohortError(f"{case / IMAGE_NAME}: expected a 3-D scalar image")
+    mask = sitk.ReadImage(str(case / MASK_NAME))
+    if mask.GetSize() != image.GetSize():
+        raise CohortError(
+            f"{case.name}: mask size {mask.GetSize()} differs from image size {image.GetSize()}"
+        )
+    label = sitk.GetImageFromArray((sitk.GetArrayViewFromImage(mask) > 0).astype(np.uint8))
+    label.CopyInformation(image)
+    sitk.WriteImage(image, str(folder / "imagesTr" / f"{cid}_0000.nii.gz"))
+    sitk.WriteImage(label, str(folder / "labelsTr" / f"{cid}.nii.gz"))
+    return cid
+
+
 def convert_cohort(
-    cohort_dir: Path, raw_root: Path, dataset_id: int, name: str, max_cases: int | None = None
+    cohort_dir: Path, raw_root: Path, dataset_id: int, name: str, max_cases: int | None = None,
+    workers: int = 1,
 ) -> RawDataset:
     """Write ``raw_root/Dataset<ID>_<name>`` from a WORC cohort; returns its description."""
     from nnunetv2.dataset_conversion.generate_dataset_json import generate_dataset_json
@@ -75,22 +94,14 @@ def convert_cohort(
         shutil.rmtree(folder)
     (folder / "imagesTr").mkdir(parents=True)
     (folder / "labelsTr").mkdir()
-    ids: list[str] = []
-    for case in cases:
-        cid = _case_id(case.name)
-        image = sitk.ReadImage(str(case / IMAGE_NAME))
-        if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-            raise CohortError(f"{case / IMAGE_NAME}: expected a 3-D scalar image")
-        mask = sitk.ReadImage(str(case / MASK_NAME))
-        if mask.GetSize() != image.GetSize():
-            raise CohortError(
-                f"{case.name}: mask size {mask.GetSize()} differs from image size {image.GetSize()}"
-            )
-        label = sitk.GetImageFromArray((sitk.GetArrayViewFromImage(mask) > 0).astype(np.uint8))
-        label.CopyInformation(image)
-        sitk.WriteImage(image, str(folder / "imagesTr" / f"{cid}_0000.nii.gz"))
-        sitk.WriteImage(label, str(folder / "labelsTr" / f"{cid}.nii.gz"))
-        ids.append(cid)
+    jobs = [(case, folder) for case in cases]
+    if workers > 1:  # reading and gzip-writing hundreds of cases dominates a GPU run's start
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            ids = pool.map(_convert_case, jobs, chunksize=4)
+    else:
+        ids = [_convert_case(job) for job in jobs]
     generate_dataset_json(
         str(folder),
         channel_names={0: CHANNEL_NAME},

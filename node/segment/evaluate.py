@@ -10,7 +10,7 @@ import numpy as np
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
 from node.segment.dataset import IMAGE_NAME, MASK_NAME, cohort_cases
-from node.segment.geometry import Volume, array_on_grid, geometry_of
+from node.segment.geometry import Mask, Volume, array_on_grid, geometry_of
 from node.segment.nnunet import Segmenter, dice
 
 
@@ -44,16 +44,56 @@ def volume_from_image(image: sitk.Image, series_uid: str = "") -> Volume:
     return Volume(array, geometry, tuple(range(geometry.shape[0])), False, series_uid)
 
 
-def evaluate_cohort(segmenter: Segmenter, cohort_dir: Path, n: int | None = None) -> CohortDice:
+def evaluate_cohort(segmenter: Segmenter, cohort_dir: Path, n: int | None = None,
+                    cache: Path | None = None) -> CohortDice:
     """Predict the first ``n`` cases (sorted by name) and compare with their segmentation."""
     results = []
     for case in cohort_cases(cohort_dir)[:n]:
-        volume = volume_from_image(sitk.ReadImage(str(case / IMAGE_NAME)))
+        image = sitk.ReadImage(str(case / IMAGE_NAME))
+        volume = volume_from_image(image)
         truth = array_on_grid(sitk.ReadImage(str(case / MASK_NAME)), volume.geometry) > 0
-        mask = segmenter.predict(volume)
+        mask = predict_cached(segmenter, image, case.name, cache)
         voxel_ml = float(np.prod(volume.geometry.spacing)) / 1000.0
         seconds = segmenter.last_timing.total_s if segmenter.last_timing else 0.0
         results.append(CaseDice(case.name, round(dice(mask.array, truth), 4),
                                 round(float(truth.sum()) * voxel_ml, 2),
                                 round(float(mask.array.sum()) * voxel_ml, 2), round(seconds, 2)))
     return CohortDice(cohort_dir.name, tuple(results))
+
+
+def predict_cached(segmenter: Segmenter, image: sitk.Image, case: str, cache: Path | None) -> Mask:
+    """The model's mask, reused from ``cache`` when this model already segmented the case.
+
+    Re-running QC with other thresholds needs no network, and the network can run where a GPU
+    is (``eval-seg --cache``) while QC and its tuning run here. The file name carries the model
+    id (folder name + weights digest), so another model never reads these probabilities.
+    """
+    path = None
+    if cache is not None:
+        path = cache / f"{case}.{segmenter.model_id.replace('@', '_')}.prob.nii.gz"
+        if path.is_file():  # foreground probability × 255, as the segment stage stores it
+            prob = sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype(np.float32) / 255
+            return _from_probabilities(prob, image, segmenter)
+    mask = segmenter.predict(volume_from_image(image))
+    if path is not None and mask.probabilities is not None:
+        from node import atomic
+
+        prob8 = np.round(np.clip(mask.probabilities, 0, 1) * 255).astype(np.uint8)
+        out = sitk.GetImageFromArray(prob8)
+        out.CopyInformation(image)
+        atomic.write_image(path, out)
+        # the mask is re-derived from the stored probabilities, so a rerun sees the same mask
+        return _from_probabilities(prob8.astype(np.float32) / 255, image, segmenter)
+    return mask
+
+
+def _from_probabilities(prob: np.ndarray, image: sitk.Image, segmenter: Segmenter) -> Mask:
+    """The mask ``Segmenter.predict`` makes from these probabilities (threshold, clean-up)."""
+    geometry = geometry_of(image)
+    array = (prob > 0.5).astype(np.uint8)
+    if segmenter.cfg.drop_fat_pieces:
+        from node.segment.cleanup import drop_fat_pieces
+
+        sx, sy, sz = geometry.spacing
+        array = drop_fat_pieces(array, sitk.GetArrayFromImage(image).astype(np.float32), (sz, sy, sx))
+    return Mask(array=array, geometry=geometry, model_id=segmenter.model_id, probabilities=prob)

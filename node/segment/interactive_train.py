@@ -101,35 +101,68 @@ def evaluate(cases: list[Case], model_dir: Path | None, seed: int = 7) -> dict[s
     return out
 
 
+class _Batches(torch.utils.data.IterableDataset):
+    """Endless training batches; each loader worker draws with its own seed, so points, crops and
+    flips are built in parallel while the network trains (the GPU would otherwise wait on them)."""
+
+    def __init__(self, cases: list[Case], batch: int, seed: int) -> None:
+        super().__init__()
+        self.cases, self.batch, self.seed = cases, batch, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, 0 if info is None else info.id + 1])
+        while True:
+            pairs = [_sample(self.cases[int(rng.integers(len(self.cases)))], rng) for _ in range(self.batch)]
+            yield torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)
+
+
 def train_interactive(cohort_dir: Path, out_dir: Path, *, minutes: float = 25.0, seed: int = 0,
-                      width: int = 8, batch: int = 8, threads: int = 1) -> TrainReport:
+                      width: int = 8, batch: int = 8, threads: int = 1, device: str = "cpu",
+                      workers: int = 0, max_val: int | None = None, lr: float = 2e-3,
+                      init_from: Path | None = None) -> TrainReport:
+    """``workers`` > 0 builds batches in loader processes (for a GPU); ``max_val`` caps the
+    held-out cases scored at the end (each is segmented twice on the CPU); ``init_from``: a model
+    folder of the same width to continue from."""
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    rng = np.random.default_rng(seed)
     cases = load_cases(cohort_dir)
     if len(cases) < 5:
         raise ValueError(f"{cohort_dir}: {len(cases)} usable cases, need at least 5")
-    val = cases[::10]
+    val = cases[::10][:max_val]
     train = [c for i, c in enumerate(cases) if i % 10]
+    dev = torch.device(device)
     net = UNet3D(width=width)
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    if init_from is not None:
+        net.load_state_dict(InteractiveNet.load(init_from).net.state_dict())
+    net = net.to(dev)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    loader = torch.utils.data.DataLoader(_Batches(train, batch, seed), batch_size=None, num_workers=workers,
+                                         worker_init_fn=_worker_init, pin_memory=dev.type == "cuda")
     deadline = time.monotonic() + minutes * 60
     started, steps = time.monotonic(), 0
-    while time.monotonic() < deadline:
-        pairs = [_sample(train[int(rng.integers(len(train)))], rng) for _ in range(batch)]
-        x, y = torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
+    for x, y in loader:
+        if time.monotonic() >= deadline:
+            break
         net.train()
-        loss = _loss(net(x), y)
+        loss = _loss(net(x.to(dev, non_blocking=True)), y.to(dev, non_blocking=True))
         opt.zero_grad()
         loss.backward()
         opt.step()
         steps += 1
-        if steps % 10 == 0:
+        if steps % 50 == 0:
             print(f"step {steps} loss {loss.item():.4f} ({(time.monotonic() - started) / 60:.1f} min)",
                   flush=True)
+    del loader  # stops the worker processes
     model_id = f"interactive-unet-w{width}@{datetime.now(UTC):%Y%m%d}"
-    save(net, out_dir, {"model_id": model_id, "width": width, "steps": steps, "seed": seed,
-                        "cohort": str(cohort_dir), "n_train": len(train)})
+    save(net.cpu(), out_dir, {"model_id": model_id, "width": width, "steps": steps, "seed": seed,
+                              "cohort": str(cohort_dir), "n_train": len(train), "batch": batch,
+                              "device": dev.type, "lr": lr,
+                              "init_from": None if init_from is None else str(init_from)})
     InteractiveNet.load(out_dir)  # must round-trip before we report it
     scores = evaluate(val, out_dir)
     sup = [i for i, c in enumerate(val) if c.depth == "superficial"]
@@ -147,6 +180,7 @@ def train_interactive(cohort_dir: Path, out_dir: Path, *, minutes: float = 25.0,
 def write_model_card(out_dir: Path, report: TrainReport, cohort_dir: Path) -> Path:
     """MODEL_CARD.md next to the weights: what it is, what it was trained on, how good it is."""
     size_mb = (out_dir / "model.pt").stat().st_size / 2**20
+    meta = json.loads((out_dir / "meta.json").read_text())
     sup = ("n/a (no superficial case in the held-out split)" if report.val_dice_superficial_model is None
            else f"{report.val_dice_superficial_model:.3f} vs {report.val_dice_superficial_classical:.3f}")
     text = f"""# Interactive extreme-point model `{report.model_id}`
@@ -159,11 +193,12 @@ def write_model_card(out_dir: Path, report: TrainReport, cohort_dir: Path) -> Pa
   to {list(PATCH)} (z, y, x); channels: z-scored image, Gaussian heat map of the points (sigma 3 mm),
   the classical fallback's mask (Otsu inside the points' ellipsoid) as a prior to correct.
 - Network: 3-D U-Net, plain torch, {len(POOL) + 1} levels, conv-InstanceNorm-LeakyReLU x2 per level,
-  width {json.loads((out_dir / "meta.json").read_text())["width"]}; mirrored test-time augmentation
+  width {meta["width"]}; mirrored test-time augmentation
   along x; output: largest connected component, holes filled. Weights: {size_mb:.1f} MB.
 - Training: `lipo-node train-interactive {cohort_dir}` ({report.n_train} cases, WORC layout, points
   simulated from the truth masks and moved up to 3 voxels inward, random flips), soft Dice + BCE,
-  AdamW lr 2e-3, {report.steps} steps in {report.minutes} min on a shared 2-core CPU.
+  AdamW lr {meta.get("lr", 2e-3)}, {report.steps} steps of {meta.get("batch", 8)} cases in
+  {report.minutes} min on {"a GPU" if meta.get("device") == "cuda" else "a shared 2-core CPU"}.
 - Held-out (every 10th case, {report.n_val} cases), same simulated points for both methods:
   mean Dice model {report.val_dice_model:.3f} vs classical fallback {report.val_dice_classical:.3f};
   superficial tumours: {sup}.

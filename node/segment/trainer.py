@@ -22,10 +22,11 @@ class BudgetTrainer(nnUNetTrainer):
     """``nnUNetTrainer`` with settable epochs/iterations and a wall-clock stop."""
 
     deadline: float | None = None  # time.monotonic() value after which no new epoch starts
+    fit_to_deadline: bool = False  # re-plan the epoch count (and the poly LR) after epoch 1
 
     def set_budget(
         self, epochs: int, iterations: int, val_iterations: int, max_seconds: float | None,
-        initial_lr: float = 1e-2,
+        initial_lr: float = 1e-2, fit_to_deadline: bool = False,
     ) -> None:
         """Set the budget before ``initialize``/``run_training`` (the optimizer and the poly LR
         schedule are built from ``initial_lr`` and ``epochs``)."""
@@ -37,6 +38,22 @@ class BudgetTrainer(nnUNetTrainer):
         self.num_val_iterations_per_epoch = val_iterations
         self.save_every = max(1, min(50, epochs // 4 or 1))
         self.deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        self.fit_to_deadline = fit_to_deadline and max_seconds is not None
+
+    def _refit_epochs(self, epoch_seconds: float) -> None:
+        """Plan as many epochs as fit before the deadline and stretch the poly LR over them.
+
+        A wall-clock stop alone cuts the poly schedule off while the learning rate is still high
+        (the CPU demo model stopped at 28 % of its start LR); on an unknown machine the epoch time
+        is only known after one epoch, so the schedule is set then.
+        """
+        assert self.deadline is not None
+        left = self.deadline - time.monotonic()
+        fit = self.current_epoch + max(1, int(left // max(epoch_seconds, 1e-3)))
+        self.num_epochs = max(self.current_epoch + 1, fit)
+        self.lr_scheduler.max_steps = self.num_epochs
+        self.print_to_log_file(f"epoch took {epoch_seconds:.1f} s: planning {self.num_epochs} epochs "
+                               "to end before the deadline")
 
     def _do_i_compile(self) -> bool:
         # torch.compile on CPU is slow to warm up and unsupported for some ops: never for a demo
@@ -50,6 +67,7 @@ class BudgetTrainer(nnUNetTrainer):
         """nnU-Net's epoch loop, stopping early (with a final checkpoint) past ``deadline``."""
         self.on_train_start()
         while self.current_epoch < self.num_epochs:
+            t_epoch = time.monotonic()
             self.on_epoch_start()
             self.on_train_epoch_start()
             outputs = [self.train_step(next(self.dataloader_train))
@@ -61,6 +79,8 @@ class BudgetTrainer(nnUNetTrainer):
                        for _ in range(self.num_val_iterations_per_epoch)]
                 self.on_validation_epoch_end(val)
             self.on_epoch_end()
+            if self.fit_to_deadline and self.current_epoch in (1, 3):  # 1: first guess; 3: warm
+                self._refit_epochs(time.monotonic() - t_epoch)
             if self.deadline is not None and time.monotonic() > self.deadline:
                 self.print_to_log_file(f"wall-clock budget reached after epoch {self.current_epoch}")
                 break

@@ -37,6 +37,7 @@ class TrainBudget:
     torch_threads: int = 2
     seed: int = 12345
     initial_lr: float = 1e-2  # nnU-Net's default; lower it to fine-tune from ``pretrained``
+    fit_to_deadline: bool = False  # with max_minutes: epochs (and poly LR) sized after epoch 1
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,8 @@ def train_seg(
     # the planner calls torch.set_num_threads(nnUNet_n_proc_DA): it must be ≥ 1 while planning
     env = {"nnUNet_n_proc_DA": str(max(1, budget.da_workers)), "nnUNet_compile": "false"}
     with nnunet_env(work_dir, env) as folders:
-        raw = convert_cohort(cohort_dir, folders["nnUNet_raw"], dataset_id, dataset_name, max_cases)
+        raw = convert_cohort(cohort_dir, folders["nnUNet_raw"], dataset_id, dataset_name, max_cases,
+                             workers=preprocess_workers)
         pre_dir = folders["nnUNet_preprocessed"] / raw.folder.name
         extract_fingerprint_dataset(dataset_id, num_processes=preprocess_workers,
                                     check_dataset_integrity=True, show_progress_bar=False)
@@ -153,7 +155,7 @@ def train_seg(
                                 dataset_json=load_json(str(pre_dir / "dataset.json")), device=dev)
         max_s = None if budget.max_minutes is None else 60.0 * budget.max_minutes
         trainer.set_budget(budget.epochs, budget.iterations_per_epoch, budget.val_iterations, max_s,
-                           budget.initial_lr)
+                           budget.initial_lr, budget.fit_to_deadline)
         if pretrained is not None:
             from nnunetv2.run.load_pretrained_weights import load_pretrained_weights
 

@@ -151,3 +151,16 @@ def generate_cohort(profile: str, n: int, out_dir: Path, seed: int = 0, dicom: b
             w.writerows(rows)
 
     return atomic.write_with(labels, write)
+
+
+def write_case(profile: str, index: int, out_dir: Path, seed: int = 0, max_matrix: int = 256) -> Path:
+    """Patient ``index`` of ``generate_cohort(profile, …, seed)`` alone, for parallel workers that
+    need no labels.csv (training sets); a complete folder with the same seed is kept."""
+    prof = get_profile(profile)
+    case = draw_case(prof, case_seed(prof.name, seed, index))
+    folder = Path(out_dir) / f"{prof.name}-{index:04d}"
+    truth = folder / "truth.json"
+    if truth.is_file() and json.loads(truth.read_text()).get("seed") == case.seed:
+        return folder
+    _write_patient(folder, render_t1_case(case, max_matrix=max_matrix))
+    return folder

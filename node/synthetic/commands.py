@@ -1,4 +1,4 @@
-"""``lipo-node synth study|cohort|preview`` (thin wrappers, STYLE.md #8)."""
+"""``lipo-node synth study|cohort|preview|randomised|labelmaps`` (thin wrappers, STYLE.md #8)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--montage", type=Path, default=None, help="also write a PNG of the first 12 cases")
     r.set_defaults(func=_randomised)
 
+    lm = ssub.add_parser("labelmaps", help="domain-randomised training cohort on random body label maps "
+                                           "(compartments, fat planes, superficial tumours; issue 14)")
+    lm.add_argument("n", type=int, help="number of cases")
+    lm.add_argument("out", type=Path, help="cohort folder (WORC layout; complete cases are skipped)")
+    lm.add_argument("--seed", type=int, default=0)
+    lm.add_argument("--workers", type=int, default=1, help="processes (deterministic per seed and index)")
+    lm.add_argument("--matrix", type=int, default=256, help="largest in-plane matrix")
+    lm.add_argument("--montage", type=Path, default=None, help="also write a PNG of the first 12 cases")
+    lm.set_defaults(func=_labelmaps)
+
 
 def _cohort(args: argparse.Namespace) -> int:
     from node.synthetic.cohort import generate_cohort
@@ -90,6 +100,18 @@ def _randomised(args: argparse.Namespace) -> int:
     out = randomised_cohort(args.profile, args.n, args.out, seed=args.seed,
                             superficial_share=args.superficial_share, small_share=args.small_share,
                             max_matrix=args.matrix)
+    if args.montage:
+        from node.synthetic.montage import cohort_montage
+
+        cohort_montage(out, args.montage)
+    print(out)
+    return 0
+
+
+def _labelmaps(args: argparse.Namespace) -> int:
+    from node.synthetic.labelmaps import labelmap_cohort
+
+    out = labelmap_cohort(args.n, args.out, seed=args.seed, workers=args.workers, max_matrix=args.matrix)
     if args.montage:
         from node.synthetic.montage import cohort_montage
 

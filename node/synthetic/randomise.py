@@ -119,37 +119,44 @@ def randomised_cohort(profile: str, n: int, out_dir: Path, seed: int = 0,
                       max_matrix: int = 192) -> Path:
     """``n`` domain-randomised cases drawn from ``profile``; superficial and small (≈ 3-25 ml)
     tumours oversampled, where the bundled model failed on the hold-out."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        randomised_case(profile, i, out_dir, seed, superficial_share, small_share, max_matrix)
+    return out_dir
+
+
+def randomised_case(profile: str, index: int, out_dir: Path, seed: int = 0,
+                    superficial_share: float = 0.4, small_share: float = 0.3,
+                    max_matrix: int = 192) -> Path:
+    """Case ``index`` of :func:`randomised_cohort` alone (parallel workers call this); a complete
+    case already on disk is kept."""
     from node.synthetic.cohort import case_seed, render_t1_case
     from node.synthetic.draws import draw_case
     from node.synthetic.enums import Depth
     from node.synthetic.profiles import get_profile
 
-    prof = get_profile(profile)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        name = f"dr-{profile}-{i:04d}"
-        folder = out_dir / name
-        if (folder / "truth.json").is_file():
-            continue
-        cseed = case_seed("dr-" + profile, seed, i)
-        rng = np.random.default_rng([cseed, 0xD0A1])
-        pins: dict[str, object] = {"depth": Depth.superficial} if rng.random() < superficial_share else {}
-        if rng.random() < small_share:
-            pins.update(diameter_mm=float(rng.uniform(18, 35)), length_mm=float(rng.uniform(18, 40)))
-        case = draw_case(prof, cseed, **pins)
-        rc = render_t1_case(case, max_matrix=max_matrix)
-        image, mask = randomise(rc.sampled.labels, rc.mask, rng)
-        ref = rc.sampled.grid.to_sitk(np.zeros(rc.mask.shape, np.uint8))
-        img = sitk.GetImageFromArray(np.clip(image, 0, 32767).astype(np.int16))
-        seg = sitk.GetImageFromArray(mask.astype(np.uint8))
-        for im in (img, seg):
-            im.SetSpacing(ref.GetSpacing())
-            im.SetDirection(ref.GetDirection())
-            im.SetOrigin(ref.GetOrigin())  # a crop keeps the spacing; training ignores the origin
-        atomic.write_image(folder / "image.nii.gz", img)
-        atomic.write_image(folder / "segmentation.nii.gz", seg)
-        # truth.json last: it marks a complete case (a restart skips it, readers require it)
-        atomic.write_text(folder / "truth.json", json.dumps({**case.as_dict(), "generator": GENERATOR,
-                                                             "seed": case.seed}, default=str) + "\n")
-    return out_dir
+    folder = Path(out_dir) / f"dr-{profile}-{index:04d}"
+    if (folder / "truth.json").is_file():
+        return folder
+    cseed = case_seed("dr-" + profile, seed, index)
+    rng = np.random.default_rng([cseed, 0xD0A1])
+    pins: dict[str, object] = {"depth": Depth.superficial} if rng.random() < superficial_share else {}
+    if rng.random() < small_share:
+        pins.update(diameter_mm=float(rng.uniform(18, 35)), length_mm=float(rng.uniform(18, 40)))
+    case = draw_case(get_profile(profile), cseed, **pins)
+    rc = render_t1_case(case, max_matrix=max_matrix)
+    image, mask = randomise(rc.sampled.labels, rc.mask, rng)
+    ref = rc.sampled.grid.to_sitk(np.zeros(rc.mask.shape, np.uint8))
+    img = sitk.GetImageFromArray(np.clip(image, 0, 32767).astype(np.int16))
+    seg = sitk.GetImageFromArray(mask.astype(np.uint8))
+    for im in (img, seg):
+        im.SetSpacing(ref.GetSpacing())
+        im.SetDirection(ref.GetDirection())
+        im.SetOrigin(ref.GetOrigin())  # a crop keeps the spacing; training ignores the origin
+    atomic.write_image(folder / "image.nii.gz", img)
+    atomic.write_image(folder / "segmentation.nii.gz", seg)
+    # truth.json last: it marks a complete case (a restart skips it, readers require it)
+    atomic.write_text(folder / "truth.json", json.dumps({**case.as_dict(), "generator": GENERATOR,
+                                                         "seed": case.seed}, default=str) + "\n")
+    return folder
