@@ -209,3 +209,31 @@ def test_free_space_is_asked_once_per_ttl_and_a_refusal_always_rechecks(
         assert len(asked) == 2  # the refusal was decided on a fresh statvfs
     finally:
         store.close()
+
+
+def test_a_leader_waits_for_announced_callers_but_a_lone_one_never_waits():
+    from node.store.commit import GroupCommitter
+
+    batches: list[list[Path]] = []
+    committer = GroupCommitter(lambda paths: batches.append(list(paths)), lambda rows: None,
+                               max_gather_s=2.0)
+    t0 = time.monotonic()
+    committer.commit(Path("alone"), ())  # nobody announced: flushed at once
+    assert time.monotonic() - t0 < 1.0 and batches == [[Path("alone")]]
+
+    on_the_way = committer.announce()  # e.g. another association still checking its instance
+    leader = threading.Thread(target=committer.commit, args=(Path("first"), ()))
+    leader.start()
+    time.sleep(0.2)
+    assert len(batches) == 1  # the leader is gathering, not flushing
+    committer.commit(Path("second"), (), on_the_way)
+    leader.join(5)
+    assert batches[1] == [Path("first"), Path("second")]  # one flush for both
+
+    refused = committer.announce()  # an announced caller whose instance is refused ...
+    leader = threading.Thread(target=committer.commit, args=(Path("third"), ()))
+    leader.start()
+    time.sleep(0.2)
+    committer.withdraw(refused)  # ... releases the gathering leader at once
+    leader.join(5)
+    assert not leader.is_alive() and batches[2] == [Path("third")]

@@ -20,6 +20,7 @@ import ctypes.util
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,13 @@ class _Waiter:
     error: BaseException | None = None
 
 
+@dataclass
+class Ticket:
+    """A caller announced to the committer: it will commit soon (or withdraw)."""
+
+    open: bool = True
+
+
 class GroupCommitter:
     """Leader/follower group commit: :meth:`commit` blocks until its item is durable and
     indexed (or raises the error that stopped its batch).
@@ -72,13 +80,23 @@ class GroupCommitter:
     takes everything queued, flushes and indexes it, then wakes the others; callers that
     arrived meanwhile form the next batch and one of them leads it. A lone association
     therefore pays no thread hand-off, and K concurrent ones share one flush.
+
+    Gathering: callers :meth:`announce` themselves when they start on an instance (decode,
+    checks, write). A leader waits up to ``max_gather_s`` for announced callers that have not
+    queued yet, so that K senders whose instances arrive a little apart still share a flush
+    (PostgreSQL's commit_delay, but only while someone is actually on the way: a lone
+    association never waits).
     """
 
     def __init__(self, flush: Callable[[Sequence[Path]], None],
-                 index: Callable[[Sequence[tuple[Any, ...]]], None], max_batch: int = 512) -> None:
+                 index: Callable[[Sequence[tuple[Any, ...]]], None], max_batch: int = 512,
+                 max_gather_s: float = 0.002) -> None:
         self._flush = flush
         self._index = index
         self._max_batch = max_batch
+        self._max_gather_s = max_gather_s
+        self._arriving = 0
+        self._gathering = False
         self._cond = threading.Condition()
         self._queue: list[_Waiter] = []
         self._flushing = False
@@ -87,9 +105,27 @@ class GroupCommitter:
         self.batches = 0
         self.committed = 0
 
-    def commit(self, path: Path, row: tuple[Any, ...]) -> None:
+    def announce(self) -> Ticket:
+        with self._cond:
+            self._arriving += 1
+        return Ticket()
+
+    def withdraw(self, ticket: Ticket) -> None:
+        """The announced caller will not commit (refused instance) or has committed."""
+        with self._cond:
+            self._settle(ticket)
+
+    def _settle(self, ticket: Ticket | None) -> None:
+        if ticket is not None and ticket.open:
+            ticket.open = False
+            self._arriving -= 1
+            if self._gathering:
+                self._cond.notify_all()  # the gathering leader re-counts
+
+    def commit(self, path: Path, row: tuple[Any, ...], ticket: Ticket | None = None) -> None:
         waiter = _Waiter(path, row)
         with self._cond:
+            self._settle(ticket)
             if self._closed:
                 raise OSError("the store is closing")
             self._queue.append(waiter)
@@ -97,8 +133,16 @@ class GroupCommitter:
                 self._cond.wait()
             if waiter.done:  # a leader committed it while we waited
                 batch = None
-            else:  # lead: everything queued so far is this batch
+            else:  # lead: gather those on the way, then everything queued is this batch
                 self._flushing = True
+                deadline = time.monotonic() + self._max_gather_s
+                self._gathering = True
+                while self._arriving > 0 and len(self._queue) < self._max_batch:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                self._gathering = False
                 batch = self._queue[:self._max_batch]
                 del self._queue[:self._max_batch]
         if batch is not None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pydicom
 
-from node.store.commit import GroupCommitter, syncfs, syncfs_available
+from node.store.commit import GroupCommitter, Ticket, syncfs, syncfs_available
 from node.store.config import StoreConfig
 from node.store.db import connect, ensure_schema
 from node.store.errors import OutOfSpace
@@ -219,6 +219,17 @@ class Store:
         is written in ``transfer_syntax``. Raises an ``InvalidInstance`` subclass (nothing
         written) or :class:`OutOfSpace` (free space below ``min_free_bytes``, or ENOSPC).
         """
+        ticket = self.committer.announce() if self.committer is not None else None
+        try:
+            return self._store_instance(ds, transfer_syntax, calling_ae, raw, association_id,
+                                        ticket)
+        finally:
+            if ticket is not None:
+                self.committer.withdraw(ticket)  # type: ignore[union-attr]
+
+    def _store_instance(self, ds: pydicom.Dataset, transfer_syntax: str, calling_ae: str,
+                        raw: bytes | Sequence[bytes] | None, association_id: int | None,
+                        ticket: Ticket | None) -> StoredInstance:
         keys = check_instance(ds, transfer_syntax)
         rel = relative_path(keys.study_uid, keys.series_uid, keys.sop_instance_uid)
         if (self.spool.root / rel).is_file():  # a stat first: the index is asked only then
@@ -235,7 +246,7 @@ class Store:
             )
         if self.committer is not None:
             return self._group_commit(keys, rel, pieces, calling_ae, transfer_syntax,
-                                      association_id)
+                                      association_id, ticket)
         data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         if self.one_fsync:
             path = self.spool.place_synced(rel, data)  # renamed, then one fsync
@@ -284,8 +295,8 @@ class Store:
         return free
 
     def _group_commit(self, keys: InstanceKeys, rel: Path, pieces: Sequence[bytes],
-                      calling_ae: str, transfer_syntax: str,
-                      association_id: int | None) -> StoredInstance:
+                      calling_ae: str, transfer_syntax: str, association_id: int | None,
+                      ticket: Ticket | None = None) -> StoredInstance:
         """Write + rename now; durable and indexed with every other instance waiting."""
         assert self.committer is not None
         size = sum(len(b) for b in pieces)
@@ -294,7 +305,7 @@ class Store:
         row = (keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid,
                str(rel), size, now, calling_ae, str(transfer_syntax), association_id)
         try:
-            self.committer.commit(path, row)
+            self.committer.commit(path, row, ticket)
         except BaseException:
             # never acknowledged; the file may be whole, but its batch failed as one
             path.unlink(missing_ok=True)
