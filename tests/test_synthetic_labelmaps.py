@@ -11,7 +11,7 @@ import pytest
 import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
 from node.synthetic.enums import TUMOUR_TISSUES, Tissue
-from node.synthetic.labelmaps import REGIONS, draw_labelmap, labelmap_cohort
+from node.synthetic.labelmaps import REGIONS, draw_labelmap, labelmap_case, labelmap_cohort
 from node.synthetic.randomise import randomise
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def test_same_seed_same_case_and_another_seed_another() -> None:
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_every_region_has_the_layers_of_a_body_and_a_tumour(region: str) -> None:
-    lm = draw_labelmap(11, region=region, max_matrix=128)
+    lm = draw_labelmap(11, region=region, max_matrix=128, plane="axial")
     present = set(np.unique(lm.labels).tolist())
     for t in (Tissue.air, Tissue.skin, Tissue.subcut_fat, Tissue.fascia, Tissue.muscle, Tissue.im_fat,
               Tissue.cortex, Tissue.marrow, Tissue.tumour_fat):
@@ -57,7 +57,7 @@ def test_every_region_has_the_layers_of_a_body_and_a_tumour(region: str) -> None
 
 
 def test_muscle_is_split_into_compartments_by_fascia_and_fat_planes() -> None:
-    lm = draw_labelmap(3, region="thigh", depth="superficial", volume_ml=5, max_matrix=160)
+    lm = draw_labelmap(3, region="thigh", depth="superficial", volume_ml=5, max_matrix=160, plane="axial")
     from scipy import ndimage
 
     sl = lm.labels[lm.labels.shape[0] // 2, 0]
@@ -71,7 +71,8 @@ def test_muscle_is_split_into_compartments_by_fascia_and_fat_planes() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_superficial_tumours_sit_in_subcutaneous_fat_not_in_muscle(seed: int) -> None:
-    lm = draw_labelmap(seed, region=REGIONS[seed], depth="superficial", volume_ml=15, max_matrix=128)
+    lm = draw_labelmap(seed, region=REGIONS[seed], depth="superficial", volume_ml=15, max_matrix=128,
+                       plane="axial")
     assert set(lm.meta["displaced"]) <= {"subcut_fat", "vessel"}
     nb = _neighbours(lm.labels)
     assert (nb == Tissue.subcut_fat).mean() > 0.3
@@ -81,7 +82,7 @@ def test_superficial_tumours_sit_in_subcutaneous_fat_not_in_muscle(seed: int) ->
 @pytest.mark.parametrize("depth", ["deep", "intermuscular"])
 def test_deep_tumours_stay_inside_the_deep_fascia(depth: str) -> None:
     for seed in (4, 5):
-        lm = draw_labelmap(seed, region="thigh", depth=depth, volume_ml=30, max_matrix=128)
+        lm = draw_labelmap(seed, region="thigh", depth=depth, volume_ml=30, max_matrix=128, plane="axial")
         assert "subcut_fat" not in lm.meta["displaced"] and "skin" not in lm.meta["displaced"]
         nb = _neighbours(lm.labels)
         assert np.isin(nb, [Tissue.subcut_fat, Tissue.skin, Tissue.air]).mean() < 0.02
@@ -92,12 +93,24 @@ def test_small_tumours_have_the_requested_volume() -> None:
     checked = 0
     for seed, ml in enumerate((2.5, 5.0, 9.0, 14.0, 19.0, 4.0)):
         depth = ("superficial", "deep", "intermuscular")[seed % 3]
-        lm = draw_labelmap(100 + seed, depth=depth, volume_ml=ml, max_matrix=128)
+        lm = draw_labelmap(100 + seed, depth=depth, volume_ml=ml, max_matrix=128, plane="axial")
         if lm.meta["cut_by_slab"]:
             continue
         checked += 1
         assert lm.meta["volume_ml"] == pytest.approx(ml, rel=0.3), (depth, lm.meta)
     assert checked >= 3
+
+
+@pytest.mark.parametrize("plane", ["sagittal", "coronal"])
+def test_slices_along_the_limb_keep_shapes_spacing_and_the_majority_mask(plane: str) -> None:
+    lm = draw_labelmap(4, region="thigh", volume_ml=60, max_matrix=160, plane=plane)
+    assert lm.meta["plane"] == plane
+    s, p, r, c = lm.labels.shape
+    assert 20 <= s <= 48 and max(r, c) <= 160 and lm.mask.shape == (s, r, c)
+    dz, dy, dx = lm.spacing
+    assert dz == pytest.approx(p * dy) and 3 <= dz <= 6.6 and 0.7 <= dx <= 2.4   # dx: along the limb
+    assert np.array_equal(lm.mask, np.isin(lm.labels, TUMOUR).sum(axis=1) * 2 > p)
+    assert lm.meta["volume_ml"] == pytest.approx(60, rel=0.35)
 
 
 def test_labels_feed_the_randomiser() -> None:
@@ -127,6 +140,10 @@ def test_cohort_writes_worc_layout_that_round_trips_and_resumes(tmp_path: Path) 
     again = labelmap_cohort(3, out, seed=5, max_matrix=96)   # skips complete cases, adds one
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())
     assert (again / "lm-0002" / "truth.json").is_file()
+    alone = labelmap_case(1, tmp_path / "alone", seed=5, max_matrix=96)   # what a pool worker calls
+    assert alone.name == "lm-0001"
+    assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(alone / "image.nii.gz"))),
+                          sitk.GetArrayFromImage(sitk.ReadImage(str(out / "lm-0001" / "image.nii.gz"))))
 
 
 def test_parallel_workers_write_the_same_cases(tmp_path: Path) -> None:

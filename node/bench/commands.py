@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
-_BENCHES = ("ingest", "segment", "radiomics", "automl", "interactive", "e2e", "e2e_celery", "synth")
+_BENCHES = ("ingest", "segment", "radiomics", "automl", "interactive", "e2e", "e2e_celery", "synth",
+            "labelmaps")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

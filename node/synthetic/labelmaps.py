@@ -45,6 +45,7 @@ from node.synthetic.enums import TUMOUR_TISSUES, Tissue
 GENERATOR = "lipo-synth-labelmaps 1.0"
 REGIONS = ("thigh", "upper_arm", "calf", "shoulder", "back", "buttock")
 DEPTHS = ("superficial", "intermuscular", "deep")
+PLANES = ("axial", "coronal", "sagittal")
 TRUNK = ("back", "buttock")
 _T = Tissue
 _TUMOUR_CODES = np.array([int(t) for t in TUMOUR_TISSUES], np.uint8)
@@ -115,6 +116,7 @@ def _smooth1d(rng: np.random.Generator, amp: float, period: tuple[float, float] 
     p1, p2 = rng.uniform(0, 2 * math.pi, 2)
     l1, l2 = rng.uniform(*period, 2)
     a1, a2 = rng.uniform(-1, 1, 2) * amp
+    p1, p2, l1, l2, a1, a2 = (float(v) for v in (p1, p2, l1, l2, a1, a2))
     return lambda z: a1 * math.sin(2 * math.pi * z / l1 + p1) + a2 * math.sin(2 * math.pi * z / l2 + p2)
 
 
@@ -163,6 +165,7 @@ def _draw_body(rng: np.random.Generator, region: str) -> _Body:
     fat_mean = float(np.exp(rng.uniform(np.log(s.fat[0]), np.log(s.fat[1]))))
     trunk = region in TRUNK
     cy, cx = (-(b - rng.uniform(70, 110)), rng.uniform(-40, 40)) if trunk else tuple(rng.uniform(-12, 12, 2))
+    cy, cx = float(cy), float(cx)
     bones: list[_Bone] = []
 
     def bone(oy: float, ox: float, r: float, ecc: float, cortex: float) -> None:
@@ -210,6 +213,11 @@ def _shift(body: _Body, dy: float) -> None:
         bone.cy += dy
 
 
+def _wrap(a: np.ndarray | float) -> np.ndarray:
+    """Angle difference wrapped to [-pi, pi)."""
+    return (a + math.pi) % (2 * math.pi) - math.pi
+
+
 def _pair(rng: np.random.Generator, amp: float):
     fy, fx = _smooth1d(rng, amp), _smooth1d(rng, amp)
     return lambda z: (fy(z), fx(z))
@@ -235,7 +243,10 @@ class _Grid:
         return self.dxy * self.dxy * self.dz / self.points / 1000.0
 
 
-def _draw_grid(rng: np.random.Generator, region: str, body: _Body, max_matrix: int, bulge: float) -> _Grid:
+def _draw_grid(rng: np.random.Generator, region: str, body: _Body, max_matrix: int, bulge: float,
+               z_need: float) -> _Grid:
+    """In-plane 0.6-1.2 mm, 3-7 mm slices, 20-48 of them; the slab made long enough for the
+    tumour where 48 x 7 mm allows (a radiologist covers the mass), so few are cut by it."""
     dxy = float(rng.uniform(0.6, 1.2))
     extent = 2 * max(body.a, body.b) * 1.12 + 10 + 2 * bulge
     if region in TRUNK:
@@ -245,7 +256,11 @@ def _draw_grid(rng: np.random.Generator, region: str, body: _Body, max_matrix: i
     if n * dxy < extent and region not in TRUNK:
         dxy = min(1.2, extent / n)   # beyond that the body runs out of the FOV (partial FOV)
     rows = n if rng.random() < 0.6 else int(n * rng.uniform(0.75, 1.0)) // 2 * 2
-    return _Grid(int(rng.integers(20, 49)), int(rng.integers(3, 5)), rows, n, float(rng.uniform(3, 7)), dxy)
+    slices, points, dz = int(rng.integers(20, 49)), int(rng.integers(3, 5)), float(rng.uniform(3, 7))
+    if slices * dz < z_need:
+        slices = min(48, math.ceil(z_need / dz))
+        dz = max(dz, min(7.0, z_need / slices))
+    return _Grid(slices, points, rows, n, dz, dxy)
 
 
 # ------------------------------------------------------------------------------------------ anatomy
@@ -284,7 +299,7 @@ class _Anatomy:
         r_ell = b.a * b.b / np.sqrt((b.b * np.cos(th)) ** 2 + (b.a * np.sin(th)) ** 2)
         f = 1 + b.outline_sd * self.f_outline.at(z)
         for t0, width, h in self.lobes:
-            f = f + h * np.exp(-((np.angle(np.exp(1j * (th - t0)))) / width) ** 2)
+            f = f + h * np.exp(-((_wrap(th - t0)) / width) ** 2)
         return r_ell * f
 
     def fat_thickness(self, z: float) -> np.ndarray:
@@ -295,7 +310,7 @@ class _Anatomy:
         """Extra skin height over superficial tumours: an ellipsoidal dome in (arc, z)."""
         out = np.zeros_like(r_out)
         for t0, z0, s_half, z_half, h in self.bulges:
-            arc = np.angle(np.exp(1j * (th - t0))) * r_out
+            arc = _wrap(th - t0) * r_out
             q = 1 - (arc / s_half) ** 2 - ((z - z0) / z_half) ** 2
             out += h * np.sqrt(np.clip(q, 0, None))
         return out
@@ -323,8 +338,10 @@ class _Anatomy:
         dy, dx = b.drift(z)
         best = np.full(lab.shape, -1e9, np.float32)
         second = np.full(lab.shape, -1e9, np.float32)
-        for (sy, sx), w, fw in zip(b.seeds, b.weights, self.f_warp, strict=True):
-            sc = -np.hypot(self.y - (sy + dy), self.x - (sx + dx)) * w + b.warp_mm * fw.at(z)
+        for (sy, sx), w, fw in zip(b.seeds.tolist(), b.weights.tolist(), self.f_warp, strict=True):
+            sc = np.hypot(self.y - (sy + dy), self.x - (sx + dx))
+            sc *= -w
+            sc += b.warp_mm * fw.at(z)
             second = np.maximum(second, np.minimum(best, sc))
             best = np.maximum(best, sc)
         gap = best - second
@@ -343,31 +360,44 @@ class _Anatomy:
             lab[st] = _T.im_fat
         if b.band:
             self._trunk(lab, cavity, depth, deep + fascia + band, r, th, z)
-        for y0, x0, rv in b.bundles:
-            d = np.hypot(self.y - (y0 + dy), self.x - (x0 + dx))
-            lab[inner & (d < rv * 2.6)] = _T.im_fat
-            lab[np.hypot(self.y - (y0 + dy + rv * 1.1), self.x - (x0 + dx)) < rv] = _T.vessel
-            lab[np.hypot(self.y - (y0 + dy - rv * 1.0), self.x - (x0 + dx + rv * 0.4)) < rv * 0.8] = _T.vessel
+        for y0, x0, rv in b.bundles:   # small structures: work in a window around them
+            w = self._win(y0 + dy, x0 + dx, rv * 3)
+            yy, xx, lw, iw = self.y[w[0]] - (y0 + dy), self.x[:, w[1]] - (x0 + dx), lab[w], inner[w]
+            lw[iw & (np.hypot(yy, xx) < rv * 2.6)] = _T.im_fat
+            lw[iw & (np.hypot(yy - rv * 1.1, xx) < rv)] = _T.vessel
+            lw[iw & (np.hypot(yy + rv, xx - rv * 0.4) < rv * 0.8)] = _T.vessel
         for y0, x0, rv in b.sc_veins:
-            m = (np.hypot(self.y - (y0 + dy), self.x - (x0 + dx)) < rv) & (lab == _T.subcut_fat)
-            lab[m] = _T.vessel
+            w = self._win(y0 + dy, x0 + dx, rv)
+            lw = lab[w]
+            near = np.hypot(self.y[w[0]] - (y0 + dy), self.x[:, w[1]] - (x0 + dx)) < rv
+            lw[near & (lw == _T.subcut_fat)] = _T.vessel
         for bone in b.bones:
             by, bx = bone.drift(z)
-            yy, xx = self.y - (bone.cy + dy + by), self.x - (bone.cx + dx + bx)
+            y0, x0 = bone.cy + dy + by, bone.cx + dx + bx
+            w = self._win(y0, x0, max(bone.ry, bone.rx))
+            yy, xx, lw = self.y[w[0]] - y0, self.x[:, w[1]] - x0, lab[w]
             c, s = math.cos(bone.angle), math.sin(bone.angle)
             u, v = c * yy + s * xx, -s * yy + c * xx
             q = np.sqrt((u / bone.ry) ** 2 + (v / bone.rx) ** 2)
             rad = min(bone.ry, bone.rx)
-            lab[q < 1] = _T.cortex
-            lab[q < 1 - bone.cortex / rad] = _T.marrow
+            lw[q < 1] = _T.cortex
+            lw[q < 1 - bone.cortex / rad] = _T.marrow
         return lab, depth, deep + fascia, margin
+
+    def _win(self, y0: float, x0: float, rad: float) -> tuple[slice, slice]:
+        """Rows and columns of the square window of half-size ``rad`` mm around (y0, x0)."""
+        g = self.grid
+        cy, cx = y0 / g.dxy + (g.rows - 1) / 2, x0 / g.dxy + (g.cols - 1) / 2
+        k = rad / g.dxy + 2
+        return (slice(int(np.clip(cy - k, 0, g.rows)), int(np.clip(cy + k + 1, 0, g.rows))),
+                slice(int(np.clip(cx - k, 0, g.cols)), int(np.clip(cx + k + 1, 0, g.cols))))
 
     def _trunk(self, lab: np.ndarray, cavity: np.ndarray, depth: np.ndarray, cav_depth: np.ndarray,
                r: np.ndarray, th: np.ndarray, z: float) -> None:
         b = self.body
         lab[cavity] = _T.viscera
         rim = cavity & (depth < cav_depth + 10)
-        post = np.angle(np.exp(1j * (th - math.pi / 2)))
+        post = _wrap(th - math.pi / 2)
         if b.region == "back":
             ribs = rim & (np.sin(th * b.ribs * 2.2 + z / 9.0) > 0.25) & (np.abs(post) > 0.35)
         else:   # buttock: iliac wings laterally, sacrum behind
@@ -409,7 +439,7 @@ def _draw_volume(rng: np.random.Generator, spec: RegionSpec, depth: str) -> floa
 
 
 def _lobes(rng: np.random.Generator, volume_ml: float, axes_ratio: tuple[float, float, float],
-           frame: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
+           frame: np.ndarray, flat: bool = False) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
     """Union of 1-5 ellipsoids whose total is about ``volume_ml``; axes in the local frame."""
     n = int(rng.choice([1, 2, 3, 4, 5], p=[0.3, 0.25, 0.2, 0.15, 0.1]))
     share = rng.dirichlet(np.full(n, 2.0))
@@ -427,11 +457,13 @@ def _lobes(rng: np.random.Generator, volume_ml: float, axes_ratio: tuple[float, 
             r0 = ax
         else:
             d = rng.normal(0, 1, 3)
+            if flat:   # superficial: lobes side by side in the fat layer, not on top of each other
+                d[1] *= 0.15
             d /= np.linalg.norm(d)
             c = d * r0 * rng.uniform(0.5, 0.9)
         rot = frame @ _rot(rng, 0.4)
         inv = np.diag(1 / ax) @ rot.T   # world offset -> unit-sphere coords
-        out.append((c @ frame.T, inv))
+        out.append(((c @ frame.T).astype(np.float32), inv.astype(np.float32)))
         ext = max(ext, float(np.linalg.norm(c) + ax.max()))
     return out, ext
 
@@ -453,8 +485,10 @@ def _frame(theta: float) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- case
 
 def draw_labelmap(seed: int | np.random.Generator, region: str | None = None, depth: str | None = None,
-                  volume_ml: float | None = None, max_matrix: int = 256) -> LabelMap:
-    """One random body section with one tumour; ``region``/``depth``/``volume_ml`` pin a draw."""
+                  volume_ml: float | None = None, max_matrix: int = 256,
+                  plane: str | None = None) -> LabelMap:
+    """One random body section with one tumour; ``region``/``depth``/``volume_ml``/``plane`` pin
+    a draw. About one case in five is resliced along the limb (coronal- or sagittal-like)."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng([int(seed), 0x1AB])
     region = region or str(rng.choice(REGIONS, p=[0.26, 0.14, 0.14, 0.14, 0.16, 0.16]))
     if region not in SPECS:
@@ -462,11 +496,15 @@ def draw_labelmap(seed: int | np.random.Generator, region: str | None = None, de
     depth = depth or str(rng.choice(DEPTHS, p=[0.45, 0.3, 0.25]))
     if depth not in DEPTHS:
         raise ValueError(f"depth must be one of {DEPTHS}, got {depth!r}")
+    plane = plane or str(rng.choice(PLANES, p=[0.8, 0.1, 0.1]))
+    if plane not in PLANES:
+        raise ValueError(f"plane must be one of {PLANES}, got {plane!r}")
     for _ in range(8):   # a placement can fail (tumour outside the FOV): draw the body again
         try:
-            return _draw_once(rng, region, depth, volume_ml, max_matrix)
+            lm = _draw_once(rng, region, depth, volume_ml, max_matrix)
         except _PlacementError:
             continue
+        return lm if plane == "axial" else _reslice(lm, plane, rng, max_matrix)
     raise RuntimeError("could not place a tumour in 8 draws")
 
 
@@ -478,14 +516,17 @@ def _draw_once(rng: np.random.Generator, region: str, depth: str, volume_ml: flo
                max_matrix: int) -> LabelMap:
     body = _draw_body(rng, region)
     vol = float(volume_ml) if volume_ml is not None else _draw_volume(rng, SPECS[region], depth)
-    bulge = 1.3 * (3 * vol * 1000 / (4 * math.pi)) ** (1 / 3) if depth == "superficial" else 0.0
-    grid = _draw_grid(rng, region, body, max_matrix, bulge)
+    r_eq = (3 * vol * 1000 / (4 * math.pi)) ** (1 / 3)
+    bulge = 1.3 * r_eq if depth == "superficial" else 0.0
+    elong = float(rng.uniform(1.0, 2.6))
+    z_len = r_eq * elong ** (2 / 3) * 1.5   # half-length along the axis, lobes included
+    grid = _draw_grid(rng, region, body, max_matrix, bulge, 2 * z_len + 8)
     if region in TRUNK:   # the FOV shows the posterior body wall with the skin in view
         _shift(body, (grid.rows - 1) / 2 * grid.dxy * float(rng.uniform(0.55, 0.85)) - (body.cy + body.b))
     anat = _Anatomy(rng, body, grid)
     zs = grid.sub_z()
     z_half = zs.max() + grid.dz / 2
-    tum = _place_tumour(rng, anat, depth, vol, z_half)
+    tum = _place_tumour(rng, anat, depth, vol, z_half, elong, z_len)
     _add_bundles(rng, anat, grid)
     labels = np.empty((zs.size, grid.rows, grid.cols), np.uint8)
     box = _box(anat, tum, zs)
@@ -524,16 +565,47 @@ def _draw_once(rng: np.random.Generator, region: str, depth: str, volume_ml: flo
     return LabelMap(labels, mask, spacing, meta)
 
 
-def _place_tumour(rng: np.random.Generator, anat: _Anatomy, depth: str, vol: float, z_half: float) -> _Tumour:
+def _reslice(lm: LabelMap, plane: str, rng: np.random.Generator, max_matrix: int) -> LabelMap:
+    """Slices along the limb axis from the axial sub-slices: in-plane (rows or columns, z), the
+    slice thickness made of 3-6 mm of pixels (each a partial-volume point). Kept axial when the
+    FOV gives fewer than 20 such slices."""
+    s, p, r, c = lm.labels.shape
+    dz, dxy = lm.spacing[0], lm.spacing[1]
+    vol = lm.labels.reshape(s * p, r, c)
+    vol = vol.transpose(2, 1, 0) if plane == "sagittal" else vol.transpose(1, 2, 0)   # (n, rows, z)
+    k = max(math.ceil(3 / dxy), round(float(rng.uniform(3, 6)) / dxy))   # slice thickness >= 3 mm
+    n = vol.shape[0] // k
+    if n < 20:
+        return lm
+    lab = vol[: n * k].reshape(n, k, vol.shape[1], vol.shape[2])
+    mask = np.isin(lab, _TUMOUR_CODES).sum(axis=1) * 2 > k
+    if not mask.any():
+        return lm
+    idx = np.argwhere(mask)
+    mid = (idx.min(0) + idx.max(0)) // 2
+    ns = min(n, int(rng.integers(20, 49)))
+    nc = min(lab.shape[3], max_matrix)
+    a = int(np.clip(mid[0] - ns // 2, 0, n - ns))
+    b = int(np.clip(mid[2] - nc // 2, 0, lab.shape[3] - nc))
+    lab = np.ascontiguousarray(lab[a:a + ns, :, :, b:b + nc])
+    mask = mask[a:a + ns, :, b:b + nc]
+    spacing = (k * dxy, dxy, dz / p)
+    meta = {**lm.meta, "plane": plane, "slices": ns, "points": k,
+            "volume_ml": round(float(mask.sum()) * float(np.prod(spacing)) / 1000, 2),
+            "cut_by_slab": bool(mask[0].any() or mask[-1].any()),
+            "spacing_mm": [round(v, 4) for v in spacing]}
+    return LabelMap(lab, mask, spacing, meta)
+
+
+def _place_tumour(rng: np.random.Generator, anat: _Anatomy, depth: str, vol: float, z_half: float,
+                  elong: float, z_len: float) -> _Tumour:
     body, grid = anat.body, anat.grid
-    # z: mostly inside the slab, sometimes cut by it
-    elong = float(rng.uniform(1.0, 2.6))
     r_eq = (3 * vol * 1000 / (4 * math.pi)) ** (1 / 3)
-    z_len = r_eq * elong ** (2 / 3)
-    if rng.random() < 0.15:
+    # z: mostly inside the slab, about one in ten cut by it
+    if rng.random() < 0.1:
         zc = float(rng.choice([-1, 1]) * rng.uniform(0.7, 1.0) * z_half)
     else:
-        zc = float(rng.uniform(-1, 1) * max(0.0, z_half - z_len * 1.1))
+        zc = float(rng.uniform(-1, 1) * max(0.0, z_half - z_len))
     _, th, cy, cx = anat.polar(zc)
     half = ((grid.rows - 1) / 2 * grid.dxy, (grid.cols - 1) / 2 * grid.dxy)
     for _ in range(30):   # a surface point inside the FOV, with room for the tumour
@@ -559,10 +631,11 @@ def _place_tumour(rng: np.random.Generator, anat: _Anatomy, depth: str, vol: flo
         # lenticular: thin radially, wide tangentially and along z
         ratio = (float(rng.uniform(0.35, 0.7)), float(rng.uniform(1.0, 1.6)), elong)
         frame = _frame(theta)
-        lobes, ext = _lobes(rng, vol, (ratio[2], ratio[0], ratio[1]), frame)
-        h = ext * ratio[0] / max(ratio) * 1.05
-        gap = 0.0 if rng.random() < 0.5 else float(rng.uniform(1, 5))
-        height = max(0.0, 2 * h + 2 * gap + 1 - fat) * float(rng.uniform(0.85, 1.1))
+        lobes, ext = _lobes(rng, vol, (ratio[2], ratio[0], ratio[1]), frame, flat=True)
+        h = ext * ratio[0] / max(ratio) * 1.2
+        # a third abut skin and fascia; the rest keep 2-10 mm of fat around them
+        gap = 0.0 if rng.random() < 0.35 else float(rng.uniform(2, 10))
+        height = max(0.0, 2 * h + 2 * gap + 1 - fat) * float(rng.uniform(0.95, 1.15))
         s_half = ext * ratio[1] / max(ratio) * 1.6 + 8
         anat.bulges.append((theta, zc, s_half, ext * 1.4 + 8, height))
         rad = r_out + height - body.skin - (fat + height) / 2
@@ -572,7 +645,7 @@ def _place_tumour(rng: np.random.Generator, anat: _Anatomy, depth: str, vol: flo
     lab, dep, fdepth, margin = anat.slice(zc)
     inner = np.isin(lab, [_T.muscle, _T.im_fat]) & (dep > fdepth + 3)
     if body.region in TRUNK:
-        inner &= np.abs(np.angle(np.exp(1j * (th - theta)))) < 0.9
+        inner &= np.abs(_wrap(th - theta)) < 0.9
     cand = inner & (margin < 3) if depth == "intermuscular" else inner & (margin > 6)
     if not cand.any():
         cand = inner
@@ -694,15 +767,21 @@ def case_name(index: int) -> str:
 
 
 def _write_case(args: tuple[int, int, Path, int]) -> str:
+    index, seed, out_dir, max_matrix = args
+    return labelmap_case(index, out_dir, seed, max_matrix).name
+
+
+def labelmap_case(index: int, out_dir: Path, seed: int = 0, max_matrix: int = 256) -> Path:
+    """Case ``index`` of :func:`labelmap_cohort` alone (parallel workers call this; the same
+    (seed, index) always gives the same case); a complete case already on disk is kept."""
     import SimpleITK as sitk  # noqa: N813 (the library's own convention)
 
     from node import atomic
     from node.synthetic.randomise import randomise
 
-    index, seed, out_dir, max_matrix = args
     folder = Path(out_dir) / case_name(index)
     if (folder / "truth.json").is_file():
-        return folder.name
+        return folder
     case_seed = int(seed) * 1_000_003 + index
     rng = np.random.default_rng([case_seed, 0x1AB5])
     lm = draw_labelmap(rng, max_matrix=max_matrix)
@@ -715,15 +794,13 @@ def _write_case(args: tuple[int, int, Path, int]) -> str:
     atomic.write_image(folder / "image.nii.gz", img)
     atomic.write_image(folder / "segmentation.nii.gz", seg)
     # truth.json last: it marks a complete case (a restart skips it, readers require it)
-    atomic.write_text(folder / "truth.json", json.dumps({**lm.meta, "generator": GENERATOR, "seed": case_seed,
+    # the written mask may be cropped with the image (partial FOV): describe what was written
+    meta = {**lm.meta, "labelmap_volume_ml": lm.meta["volume_ml"],
+            "volume_ml": round(float(mask.sum()) * float(np.prod(lm.spacing)) / 1000, 2),
+            "shape_zyx": list(mask.shape)}
+    atomic.write_text(folder / "truth.json", json.dumps({**meta, "generator": GENERATOR, "seed": case_seed,
                                                           "cohort_seed": seed, "index": index}) + "\n")
-    return folder.name
-
-
-def labelmap_case(index: int, out_dir: Path, seed: int = 0, max_matrix: int = 256) -> Path:
-    """Case ``index`` of ``labelmap_cohort(…, seed)`` alone (parallel workers of a training
-    campaign call this); a complete case on disk is kept."""
-    return Path(out_dir) / _write_case((index, seed, Path(out_dir), max_matrix))
+    return folder
 
 
 def labelmap_cohort(n: int, out_dir: Path, seed: int = 0, workers: int = 1, max_matrix: int = 256) -> Path:

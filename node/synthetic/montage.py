@@ -51,3 +51,48 @@ def cohort_montage(cohort_dir: Path, out_png: Path, n: int = 12, cols: int = 4) 
     fig.savefig(out_png, dpi=72)
     plt.close(fig)
     return out_png
+
+
+def labelmap_montage(out_png: Path, n: int = 12, seed: int = 0, max_matrix: int = 256, cols: int = 4) -> Path:
+    """Random label-map cases (node/synthetic/labelmaps.py): label map and randomised image side
+    by side on the slice with most tumour, truth outlined, so a reader sees the anatomy model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    from node.synthetic.enums import Tissue
+    from node.synthetic.labelmaps import draw_labelmap
+    from node.synthetic.randomise import randomise
+
+    colours = ["#000000", "#f4c7a1", "#f5d142", "#5a8fd6", "#b5322f", "#e8a33d", "#ffffff", "#e06fb0",
+               "#7b2fbf", "#6d6d6d", "#3fd0e0", "#48c048", "#1d6b1d", "#0a3d0a", "#00ff9c"]
+    cmap = ListedColormap(colours[: len(Tissue)])
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2.6 * 2 * cols, 2.9 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        rng = np.random.default_rng([seed, i, 0x9E])
+        lm = draw_labelmap(rng, max_matrix=max_matrix)
+        image, mask = randomise(lm.labels, lm.mask, rng)
+        k = int(np.argmax(lm.mask.sum(axis=(1, 2))))
+        a, b = axes[i // cols, 2 * (i % cols)], axes[i // cols, 2 * (i % cols) + 1]
+        a.imshow(lm.labels[k, lm.labels.shape[1] // 2], cmap=cmap, vmin=-0.5, vmax=len(Tissue) - 0.5,
+                 interpolation="nearest")
+        kk = int(np.argmax(mask.sum(axis=(1, 2))))
+        b.imshow(image[kk], cmap="gray")
+        if mask[kk].any():
+            b.contour(mask[kk], [0.5], colors="r", linewidths=0.6)
+        m = lm.meta
+        a.set_title(f"{m['region']} {m['depth_detail']} {m['volume_ml']:.0f} ml", fontsize=7)
+        b.set_title(f"{lm.spacing[1]:.2f} mm, {lm.spacing[0]:.1f} mm slices", fontsize=7)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[t]) for t in range(len(Tissue))]
+    fig.legend(handles, [t.name for t in Tissue], loc="lower center", ncol=len(Tissue), fontsize=7)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=72)
+    plt.close(fig)
+    return out_png
