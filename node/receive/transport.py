@@ -52,6 +52,7 @@ from pynetdicom.transport import (
     ThreadedAssociationServer,
 )
 
+from node.receive.dimse_fast import dimse_sent_observed, fast_store_success, quiet_standard_handlers
 from node.receive.reactor import EventDUL, run_acceptor_reactor
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,16 @@ class StrictDIMSE(DIMSEServiceProvider):
             self.message = None
             self.dul.event_queue.put("Evt19")
 
+    def send_msg(self, primitive: Any, context_id: int) -> None:
+        """A C-STORE success leaves through :mod:`node.receive.dimse_fast`; anything else
+        (and any association someone observes) through pynetdicom."""
+        pdata = fast_store_success(primitive, context_id, self.maximum_pdu_size,
+                                   dimse_sent_observed(self.assoc))
+        if pdata is None:
+            super().send_msg(primitive, context_id)
+        else:
+            self.dul.send_pdu(pdata)
+
 
 class GuardedRequestHandler(RequestHandler):
     """Builds a :class:`StrictAssociation` on a :class:`BoundedSocket` fed with the
@@ -200,6 +211,7 @@ class GuardedRequestHandler(RequestHandler):
         assoc = super()._create_association()
         assoc.__class__ = StrictAssociation
         assoc.dimse.__class__ = StrictDIMSE
+        quiet_standard_handlers(assoc)
         assoc._lipo_wake = threading.Event()  # type: ignore[attr-defined]
         prefix, decoded = self.server.take_prefix(self.request)
         EventDUL.adopt(assoc.dul, assoc._lipo_wake, decoded)  # type: ignore[attr-defined]
