@@ -63,7 +63,7 @@ def subgroups_of(case_dir: Path, truth_ml: float) -> dict[str, str]:
 def evaluate_case(case_dir: Path, segmenter: Segmenter, qc_cfg: QcConfig,
                   rescue: bool = True, cache: Path | None = None) -> CaseOutcome:
     from node.qc.interactive_check import reseg_from_extremes
-    from node.segment.interactive import segment_from_points, simulate_points
+    from node.segment.interactive import InteractivePointsError, segment_from_points, simulate_points
 
     started = time.perf_counter()
     array, truth, image = load_case(case_dir)
@@ -79,8 +79,13 @@ def evaluate_case(case_dir: Path, segmenter: Segmenter, qc_cfg: QcConfig,
                       qc.status.value, [r.code.value for r in qc.reasons], qc.measurements)
     if rescue and qc.status is QcStatus.FAIL and truth.any():
         points = simulate_points(truth, np.random.default_rng(7), inward=2)
-        res = segment_from_points(array, spacing_zyx, points)
-        out.rescue_dice = round(dice(res.mask, truth), 4)
+        try:
+            res = segment_from_points(array, spacing_zyx, points)
+            out.rescue_dice = round(dice(res.mask, truth), 4)
+        except InteractivePointsError as exc:  # e.g. a one-slice tumour: points span < 2 axes
+            out.rescue_dice = 0.0  # counted as a failed rescue (a reviewer would draw by hand)
+            out.extra["rescue_error"] = 1.0
+            out.qc_reasons.append(f"rescue:{exc.code}")
     out.seconds = round(time.perf_counter() - started, 2)
     return out
 

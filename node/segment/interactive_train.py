@@ -181,6 +181,7 @@ def write_model_card(out_dir: Path, report: TrainReport, cohort_dir: Path) -> Pa
     """MODEL_CARD.md next to the weights: what it is, what it was trained on, how good it is."""
     size_mb = (out_dir / "model.pt").stat().st_size / 2**20
     meta = json.loads((out_dir / "meta.json").read_text())
+    hw = "GPU" if meta.get("device") == "cuda" else "CPU"
     sup = ("n/a (no superficial case in the held-out split)" if report.val_dice_superficial_model is None
            else f"{report.val_dice_superficial_model:.3f} vs {report.val_dice_superficial_classical:.3f}")
     text = f"""# Interactive extreme-point model `{report.model_id}`
@@ -203,7 +204,7 @@ def write_model_card(out_dir: Path, report: TrainReport, cohort_dir: Path) -> Pa
   mean Dice model {report.val_dice_model:.3f} vs classical fallback {report.val_dice_classical:.3f};
   superficial tumours: {sup}.
 - Paper reference: interactive DSC 0.82 on real data; these synthetic numbers are not comparable.
-- Limits: trained briefly on CPU on synthetic phantoms; expect lower accuracy on real scans. Without
+- Limits: trained briefly ({hw}) on synthetic phantoms; expect lower accuracy on real scans. Without
   this folder the node falls back to the classical method (reported as `ellipsoid_otsu`).
 """
     path = out_dir / "MODEL_CARD.md"
