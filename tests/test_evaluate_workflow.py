@@ -57,9 +57,19 @@ def cohorts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_workflow_command_reports_truth_and_workflow_masks(cohorts: Path, tmp_path: Path,
                                                            capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "wf"
+    from node.classify.bundle import DEMO_BUNDLE
+
     rc = main(["evaluate", "workflow", "--profile", "external_a", "--cohorts", str(cohorts),
-               "--out", str(out), "--n-boot", "200", "--cache", str(tmp_path / "cache")])
+               "--out", str(out), "--n-boot", "200", "--cache", str(tmp_path / "cache"),
+               "--bundle", f"radiomics_reference={DEMO_BUNDLE}"])
     assert rc == 0, capsys.readouterr().err
+    # the workflow masks' features are kept, so other bundles can be scored on them later
+    feats = pd.read_csv(out / "external_a" / "features_workflow.csv", index_col="Patient")
+    assert len(feats) == 2 and feats.shape[1] > 100
+    # a bundle under a new name is scored beside the installed ones, not instead of them
+    ref = pd.read_csv(out / "external_a" / "predictions_radiomics_reference_workflow.csv")
+    own = pd.read_csv(out / "external_a" / "predictions_radiomics_workflow.csv")
+    assert len(ref) == len(own) == 2
     with (out / "external_a" / "cases.csv").open() as fh:
         cases = list(csv.DictReader(fh))
     assert len(cases) == 2
@@ -77,7 +87,8 @@ def test_workflow_command_reports_truth_and_workflow_masks(cohorts: Path, tmp_pa
         assert section in md
     assert (out / "calibration.png").is_file()
     rows = {r["model"]: r for r in json.loads((out / "results.json").read_text())[0]["rows"]}
-    assert {"radiomics_truth", "radiomics_workflow"} <= set(rows)
+    assert {"radiomics_truth", "radiomics_workflow", "radiomics_reference_workflow"} <= set(rows)
+    assert "| external_a | radiomics_reference |" in md
 
 
 @pytest.mark.timeout(1800)

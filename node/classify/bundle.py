@@ -60,6 +60,8 @@ class Manifest(BaseModel):
     threshold: float
     ood_threshold: float
     members: list[dict[str, Any]]      # the top-K workflow specs with their inner-CV AUC
+    # Platt map on the ensemble's P(ALT): {"a", "b", "fitted_on", "n"}; None = raw posterior
+    calibration: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,16 @@ class Bundle:
                 "extract with the model's parameter file or retrain")
 
     def predict_rows(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """P(ALT) and OOD score for rows already in ``manifest.feature_names`` order."""
-        return self.ensemble.predict_proba(X), self.ood.score(X)
+        """P(ALT) and OOD score for rows already in ``manifest.feature_names`` order.
+
+        P(ALT) is read as a probability, so a bundle with a calibration map applies it here:
+        every caller (stage, CLI, evaluation) gets the same calibrated value.
+        """
+        p = self.ensemble.predict_proba(X)
+        cal = self.manifest.calibration
+        if cal is not None:
+            p = platt_apply(p, float(cal["a"]), float(cal["b"]))
+        return p, self.ood.score(X)
 
     def predict(self, features: FeatureVector | None,
                 clinical: dict[str, Any] | None = None) -> Prediction:
@@ -125,6 +135,12 @@ class Bundle:
         tmp.replace(out_dir / MODEL_FILE)
         (out_dir / MANIFEST_FILE).write_text(self.manifest.model_dump_json(indent=1))
         return out_dir
+
+
+def platt_apply(p: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Platt scaling: sigmoid(a * logit(p) + b), p clipped away from 0 and 1."""
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return 1.0 / (1.0 + np.exp(-(a * np.log(q / (1 - q)) + b)))
 
 
 def _major_minor(v: str) -> str:

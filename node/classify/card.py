@@ -81,6 +81,12 @@ def render(bundle: Bundle, results: dict[str, list[CohortResult]], reproduce: st
         f"- inner CV AUC: best workflow {cv.get('inner_best_auc', float('nan')):.3f}, "
         f"top-{m.top_k} mean {cv.get('inner_topk_mean_auc', float('nan')):.3f} "
         "(optimistic: used for selection)",
+        f"- training masks: {cv.get('training_masks', 'reference')}",
+        "- calibration: " + (
+            f"Platt map P' = sigmoid({m.calibration['a']:.3f} logit P + {m.calibration['b']:.3f})"
+            f", fitted on {m.calibration['fitted_on']} (n = {m.calibration['n']}); every "
+            "P(ALT) below and in the node is the calibrated value"
+            if m.calibration else "none (raw ensemble posterior)"),
         f"- threshold {m.threshold}; OOD threshold {m.ood_threshold:.4f} (99th percentile "
         "of training scores)", "",
         "## Cross-validation (training cohort)",

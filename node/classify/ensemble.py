@@ -48,6 +48,25 @@ def _score(spec: WorkflowSpec, groups: tuple[str, ...], X: np.ndarray, y: np.nda
     return WorkflowScore(spec, float(np.mean(aucs)), float(np.std(aucs)))
 
 
+def patient_splits(y: np.ndarray, patients: np.ndarray | None, n_splits: int, test_size: float,
+                   seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified shuffle splits of rows; with ``patients`` (one id per row, e.g. a truth mask
+    and perturbed copies of the same case) a patient's rows stay on one side of every split,
+    so the inner score never sees a copy of a case it was trained on."""
+    if patients is None:
+        return list(StratifiedShuffleSplit(n_splits=n_splits, test_size=test_size,
+                                           random_state=seed).split(np.zeros(len(y)), y))
+    patients = np.asarray(patients)
+    uniq, first = np.unique(patients, return_index=True)
+    yu = y[first]
+    out = []
+    for tr, te in StratifiedShuffleSplit(n_splits=n_splits, test_size=test_size,
+                                         random_state=seed).split(np.zeros(len(uniq)), yu):
+        out.append((np.flatnonzero(np.isin(patients, uniq[tr])),
+                    np.flatnonzero(np.isin(patients, uniq[te]))))
+    return out
+
+
 def workflow_seed(seed: int, i: int) -> int:
     return (seed * 1_000_003 + i) % (2**31 - 1)
 
@@ -55,12 +74,11 @@ def workflow_seed(seed: int, i: int) -> int:
 def search(X: np.ndarray, y: np.ndarray, groups: tuple[str, ...], *, n_workflows: int,
            n_splits: int = 5, test_size: float = 0.2, seed: int = 0, n_jobs: int = 1,
            classifiers: tuple[ClassifierKind, ...] = tuple(ClassifierKind),
-           progress: bool = True) -> list[WorkflowScore]:
+           progress: bool = True, patients: np.ndarray | None = None) -> list[WorkflowScore]:
     """All sampled workflows scored, best first (ties keep sampling order)."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=int)
-    splits = list(StratifiedShuffleSplit(n_splits=n_splits, test_size=test_size,
-                                         random_state=seed).split(X, y))
+    splits = patient_splits(y, patients, n_splits, test_size, seed)
     available = tuple(dict.fromkeys(groups))
     specs = [sample_workflow(workflow_seed(seed, i), available, classifiers)
              for i in range(n_workflows)]
@@ -115,8 +133,9 @@ class Ensemble:
 
 def fit_ensemble(X: np.ndarray, y: np.ndarray, groups: tuple[str, ...], *, n_workflows: int,
                  top_k: int, seed: int = 0, n_jobs: int = 1, n_splits: int = 5,
-                 progress: bool = True) -> tuple[Ensemble, list[WorkflowScore]]:
+                 progress: bool = True, patients: np.ndarray | None = None
+                 ) -> tuple[Ensemble, list[WorkflowScore]]:
     """Search, then refit the top K. Returns the fitted ensemble and the full ranking."""
     ranked = search(X, y, groups, n_workflows=n_workflows, n_splits=n_splits, seed=seed,
-                    n_jobs=n_jobs, progress=progress)
+                    n_jobs=n_jobs, progress=progress, patients=patients)
     return Ensemble(ranked, top_k, groups).fit(X, y, n_jobs=n_jobs), ranked

@@ -161,8 +161,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--generate", type=int, default=0, metavar="N",
                    help="first render N synthetic cases of each profile (kept if present)")
     w.add_argument("--bundle", action="append", metavar="KIND=DIR",
-                   help="classifier bundle per kind (radiomics, volume, combined, clinical); "
-                        "default: the configured bundle and its <bundle>_<kind> siblings")
+                   help="classifier bundle per kind (radiomics, volume, combined, clinical) "
+                        "replacing the configured one (the configured bundle and its "
+                        "<bundle>_<kind> siblings), or under a new NAME scored and reported "
+                        "beside them (e.g. radiomics_reference=DIR)")
     w.add_argument("--limit", type=int, default=None, help="first N cases per profile")
     w.add_argument("--manual-below", type=float, default=0.70,
                    help="interactive Dice below which the reference mask stands in for a "

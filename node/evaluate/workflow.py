@@ -103,8 +103,9 @@ class _Workflow:
 
         self.cfg, self.opts = cfg, opts
         self.settings = load_settings(cfg.radiomics.params_file)
-        self.bundles = {k: load_bundle(p) for k, p in (opts.bundles or installed_bundles(cfg))
-                        .items()}
+        # the installed bundles, with --bundle NAME=DIR replacing one or adding another
+        self.bundles = {k: load_bundle(p) for k, p in {**installed_bundles(cfg),
+                                                       **opts.bundles}.items()}
         self.segmenter = load_segmenter(cfg.segment)
 
     def mask_for(self, image: sitk.Image, truth: np.ndarray, rng: np.random.Generator
@@ -161,6 +162,11 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
     if wf.opts.report_only:
         return cases, preds, failures
     done = {c.patient for c in cases} | {p for p, _ in failures}
+    feats_file = out_dir / "features_workflow.csv"
+    work_feats: dict[str, pd.Series] = {}
+    if feats_file.is_file():  # kept so other bundles can be scored on the same masks later
+        old = pd.read_csv(feats_file, index_col="Patient", dtype={"Patient": str})
+        work_feats = {str(pid): row for pid, row in old.iterrows() if pid in done}
     for pid in patients:
         if pid in done:
             continue
@@ -174,6 +180,7 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
             mimg = sitk.GetImageFromArray(final)
             mimg.CopyInformation(image)
             f_work = extract(image, mimg, wf.settings)
+            work_feats[pid] = pd.Series(f_work.values, index=list(f_work.names), name=pid)
             f_truth = case_features(cohort / pid, wf.settings, wf.opts.cache_dir)
             vox_ml = float(np.prod(image.GetSpacing())) / 1000.0
             d_final = _dice(final, truth)
@@ -194,6 +201,19 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
         except Exception as exc:  # listed in failures.csv, never dropped
             failures.append((pid, f"{type(exc).__name__}: {exc}"))
             log.warning("workflow case %s failed: %s", phash(pid), type(exc).__name__)
+        # after every case, so a run stopped part-way keeps what it did (resume / report-only)
+        _save_profile(out_dir, cases, preds, failures, work_feats, wf.settings.settings_hash)
+    _save_profile(out_dir, cases, preds, failures, work_feats, wf.settings.settings_hash)
+    return cases, preds, failures
+
+
+def _save_profile(out_dir: Path, cases: list[WorkflowCase],
+                  preds: dict[str, list[tuple[str, str, float]]],
+                  failures: list[tuple[str, str]], work_feats: dict[str, pd.Series],
+                  settings_hash: str) -> None:
+    """cases.csv, predictions_<model>.csv, failures.csv and the workflow masks' features."""
+    from node.radiomics.cohort import write_features_csv
+
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "cases.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(WorkflowCase.__dataclass_fields__))
@@ -204,9 +224,12 @@ def run_profile(cohort: Path, out_dir: Path, wf: _Workflow
             w = csv.writer(fh)
             w.writerow(["Patient", "label", "prob"])
             w.writerows((p, lab, f"{v:.6f}") for p, lab, v in rows)
+    if work_feats:
+        fdf = pd.DataFrame(list(work_feats.values()))
+        fdf.index.name = "Patient"
+        write_features_csv(fdf, out_dir / "features_workflow.csv", settings_hash)
     with (out_dir / "failures.csv").open("w", newline="") as fh:
         csv.writer(fh).writerows([("Patient", "reason"), *failures])
-    return cases, preds, failures
 
 
 def _load_profile(out_dir: Path, patients: list[str]
@@ -266,7 +289,9 @@ def gap_markdown(results: list) -> str:
              "(workflow vs truth radiomics) |", "|---|---|---|---|---|---|"]
     for r in results:
         rows = {row.model: row for row in r.rows}
-        for kind in KINDS[:3]:
+        names = list(KINDS[:3]) + sorted({m.removesuffix("_truth") for m in rows
+                                          if m.endswith("_truth")} - set(KINDS))
+        for kind in names:
             t, w = rows.get(f"{kind}_truth"), rows.get(f"{kind}_workflow")
             if t is None or w is None:
                 continue
@@ -307,6 +332,9 @@ def run_workflow(cohorts: Path, profiles: list[str], out_dir: Path, cfg: NodeCon
             continue
         if preds:
             order = [f"{k}_{s}" for k in KINDS[:3] for s in ("truth", "workflow")] + ["clinical"]
+            # further bundles (--bundle NAME=DIR, e.g. a reference-mask-trained radiomics
+            # model next to the installed mask-robust one) follow, in the order given
+            order += [n for n in preds if n not in order]
             files.append(CohortFiles(prof, tuple(out_dir / prof / f"predictions_{n}.csv"
                                                  for n in order if n in preds)))
     if not files:
