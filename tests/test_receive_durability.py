@@ -98,3 +98,66 @@ def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0  # clean shutdown on SIGTERM
+
+
+def test_sigkill_of_serve_with_four_senders_loses_no_acknowledged_instance(tmp_path: Path):
+    """Group commit across associations (the default ``store.sync: group``): four senders
+    stream into a real ``lipo-node serve``, which is SIGKILLed while batches are in flight
+    (files renamed, flush or index commit pending, answers not sent). After the restart every
+    acknowledged instance is indexed and intact."""
+    port, http_port = free_port(), free_port()
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(json.dumps({
+        "data_dir": str(tmp_path / "var"),
+        "logging": {"level": "WARNING"},
+        "receive": {"port": port, "allowed_callers": {SCU_AE: ["127.0.0.1"]}},
+        "store": {"min_free_bytes": 0, "sync": "group"},
+        "select": {"quiet_s": 3600, "max_wait_s": 7200},  # no job starts during the test
+        "jobs": {"workers": 1, "stages": ["select"]},
+        "http": {"port": http_port, "require_login": False},
+    }))
+    log = tmp_path / "serve.log"
+
+    def start() -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-m", "node.cli", "serve", "--config", str(cfg)],
+                                cwd=REPO, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        wait_port(port, timeout_s=60)
+        return proc
+
+    proc = start()
+    acked: list[dict[str, bytes]] = [{} for _ in range(4)]
+    studies = [pydicom.uid.generate_uid() for _ in range(4)]
+    stop = threading.Event()
+    senders = [threading.Thread(target=_stream, args=(port, acked[k], stop, studies[k]),
+                                daemon=True) for k in range(4)]
+    try:
+        for s in senders:
+            s.start()
+        assert wait_for(lambda: sum(map(len, acked)) >= 60 and all(acked), timeout_s=60), \
+            log.read_text()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        for s in senders:
+            s.join(20)
+            assert not s.is_alive()
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+
+    proc = start()  # start-up reconciliation runs before the SCP listens
+    try:
+        store = Store(tmp_path / "var" / "lipo-node.sqlite3", tmp_path / "var" / "spool",
+                      StoreConfig(min_free_bytes=0))
+        for study, sent in zip(studies, acked, strict=True):
+            indexed = {r.sop_instance_uid: r for r in store.study_instances(study)}
+            missing = set(sent) - set(indexed)
+            assert not missing, f"{len(missing)} acknowledged instances lost"
+            assert len(indexed) <= len(sent) + 1  # at most the one in flight, stored unanswered
+            for uid, pixels in sent.items():
+                assert pydicom.dcmread(indexed[uid].path).PixelData == pixels
+        store.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)

@@ -201,9 +201,13 @@ def test_recover_drops_recent_rows_without_a_file(store: Store):
     assert store.recover() == 0
 
 
-def test_one_fsync_per_instance_on_a_journaled_file_system(store: Store, monkeypatch: pytest.MonkeyPatch):
-    """On ext4/XFS/btrfs the file is fsynced once, *after* its rename (its inode's journal
-    transaction then holds the new directory entry): no folder fsync, no WAL fsync."""
+def test_one_fsync_per_instance_on_a_journaled_file_system(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    """``sync: auto``: on ext4/XFS/btrfs the file is fsynced once, *after* its rename (its
+    inode's journal transaction then holds the new directory entry): no folder fsync, no WAL
+    fsync."""
+    store = Store(tmp_path / "auto.sqlite3", tmp_path / "auto-spool",
+                  StoreConfig(min_free_bytes=0, sync="auto"))
     if not store.one_fsync:
         pytest.skip(f"spool on {filesystem_type(store.spool.root)!r}, not a journaled file system")
     first = mr_slice()
@@ -218,3 +222,4 @@ def test_one_fsync_per_instance_on_a_journaled_file_system(store: Store, monkeyp
     monkeypatch.setattr(os, "fsync", spy)
     rec = _put(store, mr_slice(study=first.StudyInstanceUID, series=first.SeriesInstanceUID)).record
     assert synced == [str(rec.path)]  # one fsync, of the file under its final name
+    store.close()

@@ -65,3 +65,29 @@ def test_security_headers_on_pages_api_and_errors_and_no_public_docs(server) -> 
         assert r.headers.get("x-content-type-options") == "nosniff", path
     for path in ("/docs", "/redoc", "/openapi.json"):
         assert client.get(path).status_code == 404, path
+
+
+def test_every_login_attempt_is_an_audit_row_without_the_password(tmp_path: Path) -> None:
+    from node.store import AuditKind, AuditResult, Store
+
+    cfg = make_config(tmp_path)
+    add_user(cfg, "anna", "reviewer")
+    with live_server(build_app(cfg)) as base:
+        client = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
+        assert _post_login(client, PASSWORD).status_code == 303
+        for i in range(MAX_FAILURES):
+            assert _post_login(client, f"Doe^Jane{i}").status_code == 401
+        assert _post_login(client, PASSWORD).status_code == 429  # locked out
+    store = Store(cfg.db_path, cfg.spool_dir, cfg.store)
+    try:
+        rows = list(reversed(store.audit_events(AuditKind.LOGIN)))
+    finally:
+        store.close()
+    assert [r.result for r in rows] == [AuditResult.SUCCEEDED] + [AuditResult.FAILED] * \
+        MAX_FAILURES + [AuditResult.REFUSED]
+    assert all(r.host == "127.0.0.1" for r in rows)
+    assert rows[0].detail == "user anna"
+    assert all("anna" not in r.detail and "Doe" not in r.detail for r in rows[1:])
+    raw = cfg.db_path.read_bytes() + (Path(str(cfg.db_path) + "-wal").read_bytes()
+                                      if Path(str(cfg.db_path) + "-wal").exists() else b"")
+    assert b"Doe^Jane" not in raw and PASSWORD.encode() not in raw

@@ -3,14 +3,18 @@
 The same N synthetic MR slices (256x256, 16 bit, ~130 KB each) are sent with dcmtk
 ``storescu`` over one association (``TCP_NODELAY=1``, ARCHITECTURE.md) to
 
-- our SCP, run as ``python -m node.receive`` in its own process (each instance decoded,
-  fsynced, renamed, dir-fsynced and indexed before its C-STORE-RSP);
+- our SCP, run as ``python -m node.receive`` in its own process with the default
+  ``store.sync: group`` (each instance decoded and checked, written and renamed, made durable
+  by a syncfs shared with whatever else is waiting, and indexed before its C-STORE-RSP);
 - dcmtk ``storescp`` with a per-instance fsync: dcmtk 3.6.7 has no fsync option, so each
   received file is synced with ``--exec-on-reception "sync #p/#f" --exec-sync`` (coreutils
   ``sync FILE`` = fsync; storescp waits for it before reading the next request);
 - dcmtk ``storescp`` without fsync (page cache only; reported for context, not durable);
 - a bare pynetdicom SCP whose C-STORE handler does nothing (``pynetdicom_noop``): the floor
-  set by pynetdicom's transport and reactor, to show where our time goes.
+  set by pynetdicom's transport and reactor, to show where our time goes;
+- the same no-op behind our transport (``noop_our_transport``: GuardedServer and the
+  event-driven reactors of node.receive.reactor), so the report can say how much of ours vs
+  the stock floor is a faster transport and how much the durable path costs.
 
 Each target gets a fresh output folder per repeat (no duplicate short-cuts) and the received
 count is checked. With ``--parallel K`` (K > 1) each target is measured a second time with the
@@ -164,20 +168,31 @@ def _ours(run_dir: Path, files: list[Path], n: int) -> float:
     return n / elapsed
 
 
-def noop_scp(port: int) -> None:
-    """A pynetdicom Storage SCP that answers Success without looking at the data (floor)."""
+def noop_scp(port: int, our_transport: bool = False) -> None:
+    """A pynetdicom Storage SCP that answers Success without looking at the data (floor).
+
+    ``our_transport``: the same no-op behind our server and event-driven reactors
+    (node.receive.transport/reactor) instead of pynetdicom's polling loops, to show which part
+    of the difference to the stock floor is transport and which is the durable path."""
     from pynetdicom import AE, evt, sop_class
 
     ae = AE(ae_title="NOOP")
     ae.maximum_pdu_size = 4_194_304  # as ours (receive.max_pdu_bytes), so only the work differs
     ae.maximum_associations = 16
     ae.add_supported_context(sop_class.MRImageStorage)
-    ae.start_server(("127.0.0.1", port), evt_handlers=[(evt.EVT_C_STORE, lambda _e: 0x0000)])
+    handlers = [(evt.EVT_C_STORE, lambda _e: 0x0000)]
+    if not our_transport:
+        ae.start_server(("127.0.0.1", port), evt_handlers=handlers)
+        return
+    from node.receive.transport import GuardedServer
+
+    server = ae.make_server(("127.0.0.1", port), evt_handlers=handlers, server_class=GuardedServer)
+    server.serve_forever()
 
 
-def _noop(run_dir: Path, files: list[Path], n: int) -> float:
+def _noop(run_dir: Path, files: list[Path], n: int, our_transport: bool = False) -> float:
     port = _free_port()
-    code = f"from node.bench.ingest import noop_scp; noop_scp({port})"
+    code = f"from node.bench.ingest import noop_scp; noop_scp({port}, {our_transport})"
     with _process([sys.executable, "-c", code], port, run_dir / "noop.log"):
         return n / _send(port, "NOOP", files)
 
@@ -216,6 +231,7 @@ def _measure(workdir: Path, folders: list[Path], n: int, repeats: int, tag: str)
         "dcmtk_fsync": lambda d: _dcmtk(d, folders, n, fsync=True),
         "dcmtk_no_fsync": lambda d: _dcmtk(d, folders, n, fsync=False),
         "pynetdicom_noop": lambda d: _noop(d, folders, n),
+        "noop_our_transport": lambda d: _noop(d, folders, n, our_transport=True),
     }
     rates: dict[str, list[float]] = {k: [] for k in targets}
     for rep in range(repeats):  # interleave targets so drift in machine load hits all alike
@@ -228,6 +244,7 @@ def _measure(workdir: Path, folders: list[Path], n: int, repeats: int, tag: str)
 
 
 def run_bench(workdir: Path, n: int, repeats: int, parallel: int = 4, note: str = "") -> dict[str, Any]:
+    load_before = os.getloadavg()
     files = workdir / "instances"
     size = make_instances(files, n)
     rates = _measure(workdir, [files], n, repeats, "single")
@@ -242,6 +259,7 @@ def run_bench(workdir: Path, n: int, repeats: int, parallel: int = 4, note: str 
             "runs": prates,
             "ratio_vs_dcmtk_fsync": pmed["ours"] / pmed["dcmtk_fsync"],
             "ratio_vs_pynetdicom_noop": pmed["ours"] / pmed["pynetdicom_noop"],
+            "ratio_vs_noop_our_transport": pmed["ours"] / pmed["noop_our_transport"],
             "target_ratio_vs_dcmtk_fsync": 1.0,
             "meets_target": pmed["ours"] / pmed["dcmtk_fsync"] >= 1.0,
         }
@@ -260,6 +278,8 @@ def run_bench(workdir: Path, n: int, repeats: int, parallel: int = 4, note: str 
         "ratio_vs_pynetdicom_noop": med["ours"] / med["pynetdicom_noop"],
         "target_ratio_vs_pynetdicom_noop": 0.9,
         "meets_noop_target": med["ours"] / med["pynetdicom_noop"] >= 0.9,
+        "ratio_vs_noop_our_transport": med["ours"] / med["noop_our_transport"],
+        "load_average_1_5_15": {"before": list(load_before), "after": list(os.getloadavg())},
         "parallel": multi,
         "note": note,
         "sender": "dcmtk storescu, one association, TCP_NODELAY=1",
@@ -281,8 +301,9 @@ def _run(args: argparse.Namespace) -> int:
     rates = result["instances_per_s"]
     print(f"ours {rates['ours']:.0f}/s, dcmtk+fsync {rates['dcmtk_fsync']:.0f}/s, "
           f"dcmtk no fsync {rates['dcmtk_no_fsync']:.0f}/s, pynetdicom no-op "
-          f"{rates['pynetdicom_noop']:.0f}/s; ratio {result['ratio']:.2f}, vs no-op "
-          f"{result['ratio_vs_pynetdicom_noop']:.2f} -> {args.out}")
+          f"{rates['pynetdicom_noop']:.0f}/s (on our transport {rates['noop_our_transport']:.0f}/s);"
+          f" ratio {result['ratio']:.2f}, vs no-op {result['ratio_vs_pynetdicom_noop']:.2f}, "
+          f"load {result['load_average_1_5_15']['before'][0]:.1f} -> {args.out}")
     if result["parallel"]:
         p = result["parallel"]
         print(f"{p['senders']} senders: ours {p['instances_per_s']['ours']:.0f}/s, dcmtk+fsync "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import logging
+import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,13 +28,14 @@ from dataclasses import dataclass, field
 from pydicom import Dataset
 from pydicom.uid import UID
 from pynetdicom.association import Association
-from pynetdicom.dsutils import decode, encode_file_meta
+from pynetdicom.dsutils import decode
 from pynetdicom.events import Event
 
 from node.errors import InvalidInstance
 from node.receive.policy import REJECT_PERMANENT, SOURCE_SERVICE_USER, AssociationPolicy
 from node.receive.transport import Refusal
 from node.store import AuditEvent, AuditKind, AuditResult, InstanceRecord, OutOfSpace, Store
+from node.store.part10 import part10_header
 
 log = logging.getLogger(__name__)
 
@@ -174,26 +176,25 @@ def _valid_uid(text: str) -> bool:
 
 
 def _decode(event: Event) -> tuple[Dataset, bytes]:
-    """The data set as parsed from the bytes sent, plus the Part 10 file to spool.
+    """The data set as parsed from the bytes sent, and those bytes.
 
     Not ``event.dataset``: pynetdicom stamps the negotiated encoding on it, hiding a data set
     that only parsed because pydicom fell back to the other VR mode (a lying header). The
-    received bytes are taken once and spooled as they came (file meta prepended, never
-    re-encoded), which is what ``event.encoded_dataset()`` does, without its second copy.
+    received bytes are taken once and spooled as they came (never re-encoded, not even joined
+    to the Part 10 header: the spool writes both with one ``writev``). No ``file_meta`` is
+    built (pynetdicom's costs as much as the decode): the checks are given the negotiated
+    transfer syntax instead.
     """
     ts = event.context.transfer_syntax
     body = event.request.DataSet.getvalue()
-    ds = decode(io.BytesIO(body), ts.is_implicit_VR, ts.is_little_endian, ts.is_deflated)
-    ds.file_meta = event.file_meta
-    raw = b"".join((b"\0" * 128, b"DICM", encode_file_meta(ds.file_meta), body))
-    return ds, raw
+    return decode(io.BytesIO(body), ts.is_implicit_VR, ts.is_little_endian, ts.is_deflated), body
 
 
 def handle_store(event: Event, ctx: ReceiveContext) -> int | Dataset:
     """EVT_C_STORE: decode, check, durably store, then (and only then) answer Success."""
     sess = ctx.session(event.assoc)
     try:
-        ds, raw = _decode(event)
+        ds, body = _decode(event)
     except Exception as exc:  # any decode failure is "cannot understand"
         return _failure(event, ctx, CANNOT_UNDERSTAND, AuditResult.FAILED,
                         f"data set does not parse: {type(exc).__name__}")
@@ -209,10 +210,17 @@ def handle_store(event: Event, ctx: ReceiveContext) -> int | Dataset:
     if found_uid and found_uid.strip() != str(event.request.AffectedSOPInstanceUID).strip():
         return _failure(event, ctx, INSTANCE_UID_MISMATCH, AuditResult.FAILED,
                         "SOP Instance UID differs from Affected SOP Instance UID")
+    transfer_syntax = str(event.context.transfer_syntax)
+    try:
+        header = part10_header(requested_class, str(event.request.AffectedSOPInstanceUID),
+                               transfer_syntax)
+    except (ValueError, struct.error):  # no valid instance gets here (UIDs are checked next)
+        return _failure(event, ctx, CANNOT_UNDERSTAND, AuditResult.FAILED,
+                        "identifying UIDs cannot be encoded")
     try:
         stored = ctx.store.store_instance(
-            ds, transfer_syntax=str(event.context.transfer_syntax), calling_ae=sess.calling_ae,
-            raw=raw, association_id=sess.audit_id,
+            ds, transfer_syntax=transfer_syntax, calling_ae=sess.calling_ae,
+            raw=(header, body), association_id=sess.audit_id,
         )
     except InvalidInstance as exc:
         return _failure(event, ctx, getattr(exc, "dimse_status", CANNOT_UNDERSTAND),

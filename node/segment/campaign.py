@@ -99,7 +99,9 @@ def make_training_set(plan: CampaignPlan, out: Path) -> dict[str, Any]:
     deadline = time.monotonic() + 60 * plan.gen_minutes
     made: dict[str, int] = {}
     errors: list[str] = []
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: a forked child of a process with threads (a test runner, a server) can
+    # deadlock on a lock some thread held at the fork
+    ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(plan.workers, initializer=_pool_init) as pool:
         results = pool.imap_unordered(_make_case, tasks)
         for _ in tasks:

@@ -17,6 +17,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from node.store.errors import OutOfSpace
@@ -72,6 +73,29 @@ def journaled_rename(path: Path) -> bool:
     return filesystem_type(path) in _JOURNALED
 
 
+def _write_all(fd: int, buffers: Sequence[bytes | bytearray | memoryview]) -> None:
+    views = [memoryview(b) for b in buffers if len(b)]
+    while views:
+        n = os.writev(fd, views)
+        while views and n >= len(views[0]):
+            n -= len(views[0])
+            views.pop(0)
+        if views and n:
+            views[0] = views[0][n:]
+
+
+def fsync_files_and_folders(paths: Sequence[Path]) -> None:
+    """Durable without syncfs: each file, then each folder that gained one (POSIX)."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for folder in dict.fromkeys(p.parent for p in paths):
+        _fsync_dir(folder)
+
+
 class Spool:
     """Writes files under ``root``; the only code that creates files in the spool."""
 
@@ -122,6 +146,29 @@ class Spool:
                 os.close(fd)
         except OSError as exc:
             (final if renamed else tmp).unlink(missing_ok=True)  # never acknowledged
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OutOfSpace(f"spool file system full writing {rel}") from exc
+            raise
+        return final
+
+    def place_unsynced(self, rel: Path, data: bytes | Sequence[bytes]) -> Path:
+        """Write to a temporary file and rename it to ``root/rel``, syncing nothing: the
+        caller makes it durable (group commit, :mod:`node.store.commit`) before it tells
+        anyone. ``data`` may be several buffers (written with one ``writev``, not joined)."""
+        final = self.root / rel
+        self._ensure_dir(final.parent)
+        tmp = final.parent / f".{final.stem}.{uuid.uuid4().hex}{PART_SUFFIX}"
+        renamed = False
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            try:
+                _write_all(fd, [data] if isinstance(data, bytes | bytearray | memoryview) else data)
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+            renamed = True
+        except OSError as exc:
+            (final if renamed else tmp).unlink(missing_ok=True)
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise OutOfSpace(f"spool file system full writing {rel}") from exc
             raise

@@ -1,12 +1,13 @@
 """The store: spool files plus the ``instances`` index and the ``audit`` table.
 
 Contract (ARCHITECTURE.md): :meth:`Store.store_instance` returns only after the file is
-fsynced, atomically renamed, its folder fsynced and its index row committed; the caller (the
-SCP) acknowledges Success only then. The spool is the durable record: the index connection
+durable under its final name (atomic rename) and its index row committed; the caller (the
+SCP) acknowledges Success only then. By default (``store.sync: group``) the durability is a
+group commit shared by all associations (:mod:`node.store.commit`: one syncfs and one index
+transaction per batch). The spool is the durable record: the index connection
 runs with ``synchronous=NORMAL`` (WAL; a commit survives a process crash, and only a power
 loss can drop the last commits), because :meth:`Store.reconcile` re-indexes at start-up every
-spool file that has no row. That saves the WAL fsync on the hot path, leaving the two a
-rename needs (file, folder). A second copy of a
+spool file that has no row. That saves the WAL fsync on the hot path. A second copy of a
 SOP Instance UID already indexed is answered from the index (idempotent, PS3.4 B.4.1 leaves
 duplicate handling to the SCP). One SQLite connection guarded by a lock serves every
 association thread (pynetdicom runs each association in its own thread).
@@ -15,9 +16,11 @@ association thread (pynetdicom runs each association in its own thread).
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,10 +29,17 @@ from pathlib import Path
 
 import pydicom
 
+from node.store.commit import GroupCommitter, Ticket, syncfs, syncfs_available
 from node.store.config import StoreConfig
 from node.store.db import connect, ensure_schema
 from node.store.errors import OutOfSpace
-from node.store.spool import SUFFIX, Spool, journaled_rename, relative_path
+from node.store.spool import (
+    SUFFIX,
+    Spool,
+    fsync_files_and_folders,
+    journaled_rename,
+    relative_path,
+)
 from node.store.validate import InstanceKeys, check_instance
 
 SCHEMA = """
@@ -65,6 +75,9 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
 """
 
+#: how long a statvfs of the spool is trusted (less what was written since)
+FREE_SPACE_TTL_S = 0.5
+
 _COLUMNS = "sop_instance_uid, sop_class_uid, study_uid, series_uid, path, size, received_at, " \
     "calling_ae, transfer_syntax"
 
@@ -72,6 +85,7 @@ _COLUMNS = "sop_instance_uid, sop_class_uid, study_uid, series_uid, path, size, 
 class AuditKind(StrEnum):
     ASSOCIATION = "association"
     INSTANCE = "instance"
+    LOGIN = "login"  # worklist web login (host = client address, detail = user or its hash)
 
 
 class AuditResult(StrEnum):
@@ -82,6 +96,7 @@ class AuditResult(StrEnum):
     RELEASED = "released"
     ABORTED = "aborted"
     REJECTED = "rejected"
+    SUCCEEDED = "succeeded"  # a login
     STORED = "stored"
     DUPLICATE = "duplicate"
     FAILED = "failed"
@@ -149,8 +164,25 @@ class Store:
         self._dir_sync = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spool-dirsync")
         #: one fsync per instance (see Spool.place_synced) where the file system allows it
         self.one_fsync = cfg.sync == "auto" and journaled_rename(self.spool.root)
+        self._free_lock = threading.Lock()
+        self._free_seen: tuple[float, int] = (-FREE_SPACE_TTL_S, 0)
+        #: group commit across associations (node.store.commit), the default
+        self.committer: GroupCommitter | None = None
+        self._root_fd: int | None = None
+        self._journaled = journaled_rename(self.spool.root)
+        if cfg.sync == "group":
+            flush = fsync_files_and_folders
+            if syncfs_available():
+                self._root_fd = os.open(self.spool.root, os.O_RDONLY | os.O_DIRECTORY)
+                flush = self._syncfs
+            self.committer = GroupCommitter(flush, self._index_rows)
 
     def close(self) -> None:
+        if self.committer is not None:
+            self.committer.close()
+        if self._root_fd is not None:
+            os.close(self._root_fd)
+            self._root_fd = None
         self._dir_sync.shutdown(wait=True)
         with self._lock:
             self._conn.close()
@@ -176,28 +208,46 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------
     def store_instance(
-        self, ds: pydicom.Dataset, *, transfer_syntax: str, calling_ae: str, raw: bytes | None = None,
-        association_id: int | None = None,
+        self, ds: pydicom.Dataset, *, transfer_syntax: str, calling_ae: str,
+        raw: bytes | Sequence[bytes] | None = None, association_id: int | None = None,
     ) -> StoredInstance:
         """Validate, durably spool and index one instance.
 
-        ``raw`` is the complete DICOM Part 10 file that ``ds`` was decoded from (the SCP passes
-        ``event.encoded_dataset()``, so the bytes stored are the bytes sent); without it ``ds``
+        ``raw`` is the complete DICOM Part 10 file that ``ds`` was decoded from, as one buffer
+        or as consecutive pieces (the SCP passes preamble + file meta and the data set bytes as
+        received, so the bytes stored are the bytes sent); without it ``ds``
         is written in ``transfer_syntax``. Raises an ``InvalidInstance`` subclass (nothing
         written) or :class:`OutOfSpace` (free space below ``min_free_bytes``, or ENOSPC).
         """
+        ticket = self.committer.announce() if self.committer is not None else None
+        try:
+            return self._store_instance(ds, transfer_syntax, calling_ae, raw, association_id,
+                                        ticket)
+        finally:
+            if ticket is not None:
+                self.committer.withdraw(ticket)  # type: ignore[union-attr]
+
+    def _store_instance(self, ds: pydicom.Dataset, transfer_syntax: str, calling_ae: str,
+                        raw: bytes | Sequence[bytes] | None, association_id: int | None,
+                        ticket: Ticket | None) -> StoredInstance:
         keys = check_instance(ds, transfer_syntax)
         rel = relative_path(keys.study_uid, keys.series_uid, keys.sop_instance_uid)
         if (self.spool.root / rel).is_file():  # a stat first: the index is asked only then
             existing = self._get(keys.sop_instance_uid)
             if existing is not None:
                 return StoredInstance(existing, duplicate=True)
-        data = raw if raw is not None else _encode(ds, transfer_syntax)
-        free = self.spool.free_bytes()
-        if free - len(data) < self._cfg.min_free_bytes:
+        pieces = [raw] if isinstance(raw, bytes) else list(raw) if raw is not None else \
+            [_encode(ds, transfer_syntax)]
+        size = sum(len(p) for p in pieces)
+        free = self._free_bytes(size)
+        if free - size < self._cfg.min_free_bytes:
             raise OutOfSpace(
                 f"{free} bytes free on the spool, watermark is {self._cfg.min_free_bytes}"
             )
+        if self.committer is not None:
+            return self._group_commit(keys, rel, pieces, calling_ae, transfer_syntax,
+                                      association_id, ticket)
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         if self.one_fsync:
             path = self.spool.place_synced(rel, data)  # renamed, then one fsync
             return self._index(keys, rel, path, data, calling_ae, transfer_syntax, association_id)
@@ -228,6 +278,72 @@ class Store:
             len(data), datetime.fromtimestamp(now, UTC), calling_ae, str(transfer_syntax),
         )
         return StoredInstance(record, duplicate=False)
+
+    def _free_bytes(self, size: int) -> int:
+        """Free space on the spool, from a ``statvfs`` at most :data:`FREE_SPACE_TTL_S` old
+        minus what was written since (one syscall per instance less on the hot path); a
+        refusal is always decided on a fresh ``statvfs``."""
+        now = time.monotonic()
+        with self._free_lock:
+            at, free = self._free_seen
+            if now - at < FREE_SPACE_TTL_S and free - size >= self._cfg.min_free_bytes:
+                self._free_seen = (at, free - size)
+                return free
+        free = self.spool.free_bytes()
+        with self._free_lock:
+            self._free_seen = (now, free - size)
+        return free
+
+    def _group_commit(self, keys: InstanceKeys, rel: Path, pieces: Sequence[bytes],
+                      calling_ae: str, transfer_syntax: str, association_id: int | None,
+                      ticket: Ticket | None = None) -> StoredInstance:
+        """Write + rename now; durable and indexed with every other instance waiting."""
+        assert self.committer is not None
+        size = sum(len(b) for b in pieces)
+        path = self.spool.place_unsynced(rel, pieces)
+        now = time.time()
+        row = (keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid,
+               str(rel), size, now, calling_ae, str(transfer_syntax), association_id)
+        try:
+            self.committer.commit(path, row, ticket)
+        except BaseException:
+            # never acknowledged; the file may be whole, but its batch failed as one
+            path.unlink(missing_ok=True)
+            raise
+        record = InstanceRecord(
+            keys.sop_instance_uid, keys.sop_class_uid, keys.study_uid, keys.series_uid, path,
+            size, datetime.fromtimestamp(now, UTC), calling_ae, str(transfer_syntax),
+        )
+        return StoredInstance(record, duplicate=False)
+
+    def _syncfs(self, paths: Sequence[Path]) -> None:
+        """A batch of one on ext4/XFS/btrfs: fsync of that file, which commits its rename too
+        (see Spool.place_synced) and, unlike syncfs, does not wait for other programs' dirty
+        data on the same file system (measured under load: same median, 8 ms instead of
+        43 ms worst case). A larger batch: one syncfs, one journal commit for all of them."""
+        if len(paths) == 1 and self._journaled:
+            fd = os.open(paths[0], os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return
+        assert self._root_fd is not None
+        syncfs(self._root_fd)
+
+    def _index_rows(self, rows: Sequence[tuple]) -> None:
+        """One transaction for a whole batch (WAL, synchronous=NORMAL: no fsync of its own;
+        the spool is the durable record, see the module docstring)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    f"INSERT OR REPLACE INTO instances({_COLUMNS}, association_id)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def _index(self, keys: InstanceKeys, rel: Path, path: Path, data: bytes, calling_ae: str,
                transfer_syntax: str, association_id: int | None) -> StoredInstance:

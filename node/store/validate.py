@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pydicom
 from pydicom.datadict import dictionary_VM, dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import FileMetaDataset
 from pydicom.pixels import pixel_array
 from pydicom.pixels.utils import get_expected_length
 from pydicom.tag import Tag
@@ -134,20 +135,23 @@ def _check_pixel_module(ds: pydicom.Dataset, sop_class_uid: str) -> None:
         raise BadPixelData("PhotometricInterpretation is missing")
 
 
-def _decode_pixels(ds: pydicom.Dataset) -> None:
+def _decode_pixels(ds: pydicom.Dataset, transfer_syntax: str | None) -> None:
     """Native (uncompressed) pixel data must hold at least Rows x Columns x Frames x Samples x
     BitsAllocated bits (PS3.5 8.1.1), which is all a native decode checks; encapsulated pixel
     data is decoded frame by frame with the installed plugins."""
     if not any(kw in ds for kw in _PIXEL_KEYWORDS):
         return
     try:
-        ts = UID(ds.file_meta.TransferSyntaxUID)
+        ts = UID(transfer_syntax or ds.file_meta.TransferSyntaxUID)
         if "PixelData" in ds and not ts.is_compressed:
             expected = get_expected_length(ds, unit="bytes")
             # PS3.5 8.1.1: exactly the frames, plus one pad byte to an even length
             if not expected <= len(ds.PixelData) <= expected + 1:
                 raise ValueError(f"{len(ds.PixelData)} bytes of native pixel data, {expected} expected")
             return
+        if ds.get("file_meta") is None or "TransferSyntaxUID" not in ds.file_meta:
+            ds.file_meta = FileMetaDataset()  # a received data set: its decoders read it here
+            ds.file_meta.TransferSyntaxUID = ts
         # the array is not cached on ``ds``: only the check is needed, not the pixels
         pixel_array(ds, raw=True)
     except Exception as exc:  # decoder plugins raise ValueError/RuntimeError/...
@@ -187,5 +191,5 @@ def check_instance(ds: pydicom.Dataset, transfer_syntax: str | None = None) -> I
         series_uid=_uid(ds, "SeriesInstanceUID"),
     )
     _check_pixel_module(ds, keys.sop_class_uid)
-    _decode_pixels(ds)
+    _decode_pixels(ds, transfer_syntax)
     return keys

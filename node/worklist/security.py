@@ -3,10 +3,13 @@
 Login throttling: after ``MAX_FAILURES`` wrong passwords for one user name, or
 ``MAX_FAILURES_PER_HOST`` from one client address, within ``WINDOW_S``, further attempts are
 refused with 429 (even with the right password) for a lock-out that doubles on each repeat, up
-to ``MAX_LOCKOUT_S``. State is per process (one ``lipo-node serve``); a restart clears it,
-which an attacker cannot trigger from the web. Every failed and every refused login is logged
+to ``MAX_LOCKOUT_S``. State is per process (one ``lipo-node serve``), in memory: a restart
+clears it (an attacker cannot trigger one from the web), and a deployment that ran several web
+processes behind one address would count each process apart (the node runs one; a shared
+counter in the database would be the fix). Every failed and every refused login is logged
 with the client address and a pseudonym of the user name (``phash``): a user name may be a
-password typed into the wrong field.
+password typed into the wrong field. Every attempt, successful ones included, is also an
+``audit`` row of kind ``login`` (node.worklist.routes.auth).
 
 Headers (OWASP secure headers): the pages may not be framed (``X-Frame-Options: DENY`` and
 CSP ``frame-ancestors 'none'``: click-jacking of the review buttons), load scripts, styles and
