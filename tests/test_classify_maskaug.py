@@ -8,12 +8,12 @@ light parameter file (about a minute on an idle 2-core machine).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cohort_helpers import split_profiles
 
 from node.classify import maskaug
 from node.classify.bundle import load_bundle, platt_apply
@@ -115,20 +115,8 @@ extra: {orientation: true, gabor: null, vesselness: null, phase: null}
 @pytest.mark.timeout(1200)
 def test_demo_trains_on_perturbed_masks_and_ships_a_calibrated_bundle(tmp_path: Path) -> None:
     from node.classify import demo
-    from node.synthetic.cohort import generate_cohort
 
-    pool = tmp_path / "pool"
-    generate_cohort("train", 18, pool, max_matrix=96)
-    labels = pd.read_csv(pool / "labels.csv", dtype={"Patient": str})
-    alt = labels[labels.label == "alt"].Patient.tolist()
-    lip = labels[labels.label == "lipoma"].Patient.tolist()
-    assert len(alt) >= 6 and len(lip) >= 6, "pool too small for the split"
-    split = {"train": alt[:5] + lip[:5], "external_a": alt[5:6] + lip[5:6]}
-    for prof, pats in split.items():
-        (tmp_path / prof).mkdir()
-        for p in pats:
-            shutil.copytree(pool / p, tmp_path / prof / p)
-        labels[labels.Patient.isin(pats)].to_csv(tmp_path / prof / "labels.csv", index=False)
+    split_profiles(tmp_path, "train", 18, 96, {"train": (0, 5), "external_a": (5, 6)})
     params = tmp_path / "light.yaml"
     params.write_text(LIGHT_PARAMS)
     out = tmp_path / "bundle" / "classifier"

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from cohort_helpers import split_profiles
 
 from node.cli import main
 from node.radiomics.register import load_registration
-from node.synthetic.cohort import generate_cohort
 from node.synthetic.sequences import add_sequences
 
 LIGHT_PARAMS = """version: test_light
@@ -37,19 +36,9 @@ extra: {orientation: true, gabor: null, vesselness: null, phase: null}
 @pytest.fixture(scope="module")
 def cohorts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wf")
-    pool = root / "pool"
-    generate_cohort("external_a", 12, pool, max_matrix=128)
-    labels = pd.read_csv(pool / "labels.csv", dtype={"Patient": str})
-    alt = labels[labels.label == "alt"].Patient.tolist()
-    lip = labels[labels.label == "lipoma"].Patient.tolist()
-    assert len(alt) >= 4 and len(lip) >= 4, "pool too small for the split"
-    split = {"train": alt[:3] + lip[:3], "external_a": alt[3:4] + lip[3:4]}
-    for prof, pats in split.items():
-        (root / prof).mkdir()
-        for p in pats:
-            shutil.copytree(pool / p, root / prof / p)
-        labels[labels.Patient.isin(pats)].to_csv(root / prof / "labels.csv", index=False)
-        add_sequences(root / prof, max_matrix=128)
+    profiles = split_profiles(root, "external_a", 12, 128, {"train": (0, 3), "external_a": (3, 4)})
+    for folder in profiles.values():
+        add_sequences(folder, max_matrix=128)
     return root
 
 
