@@ -1,5 +1,6 @@
 """Configuration section ``qc`` (see config.yaml): thresholds of the automatic checks."""
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +44,17 @@ class QcConfig(BaseModel):
     )
     min_interactive_dice: float = Field(
         0.5, ge=0, le=1, description="Dice between the mask and the interactive model's mask"
+    )
+    quality_check: bool = Field(
+        False, description="learned quality regressor (node.qc.quality): a pessimistic Dice "
+        "estimate from the image-based measurements, shape, interactive agreement and softmax"
+    )
+    min_predicted_quality: float | None = Field(
+        None, ge=0, le=1, description="predicted_quality fails below this; None = the threshold "
+        "shipped with the regressor (chosen out-of-fold on the QC development set)"
+    )
+    quality_model_dir: Path | None = Field(
+        None, description="regressor folder (model.joblib + meta.json); None = node/models/demo/quality"
     )
     pending_notice: Literal["sr", "sc", "off"] = Field(
         "sr", description="what the PACS gets when QC routes a case to review: a short 'result "
