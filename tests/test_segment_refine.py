@@ -57,7 +57,7 @@ def test_growth_stops_at_muscle() -> None:
 
 
 def test_without_a_capsule_growth_into_fat_is_bounded_by_the_step_count() -> None:
-    image, truth, mask, prob = _scene(outside=FAT, capsule=False)
+    image, _truth, mask, prob = _scene(outside=FAT, capsule=False)
     out = refine_mask(mask, prob, image, None, RefineParams(low_threshold=0.5, grow_voxels=1,
                                                               grow_min_prob=0.0))
     r = _radius()
@@ -74,7 +74,7 @@ def test_hysteresis_adds_only_low_probability_voxels_touching_the_mask() -> None
 
 
 def test_growth_needs_some_model_probability() -> None:
-    image, truth, mask, prob = _scene(outside=MUSCLE, capsule=False)
+    image, _truth, mask, _prob = _scene(outside=MUSCLE, capsule=False)
     out = refine_mask(mask, np.where(mask > 0, 0.95, 0.0).astype(np.float32), image, None,
                       RefineParams(low_threshold=0.5, grow_voxels=2, grow_min_prob=0.05))
     assert (out == mask).all()

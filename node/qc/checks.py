@@ -170,7 +170,7 @@ def _anatomy_checks(image: np.ndarray, mask: Mask, cfg: QcConfig,
     sx, sy, sz = mask.geometry.spacing
     m = measure(image, mask.array, (sz, sy, sx), skin_mm=cfg.skin_mm, opening_mm=cfg.opening_mm)
     values.update(m.as_dict())
-    if m.fat_continuity > cfg.max_fat_continuity:
+    if cfg.fat_continuity_check and m.fat_continuity > cfg.max_fat_continuity:
         fail(QcCode.FAT_CONTINUITY, m.fat_continuity, cfg.max_fat_continuity,
              f"fat continues across {100 * m.fat_continuity:.0f} % of the mask's edge "
              "(leaked into normal fat, or stopped inside the tumour)")

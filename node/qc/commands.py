@@ -111,7 +111,8 @@ def _quality_collect(args: argparse.Namespace) -> int:
     segmenter = Segmenter(seg_cfg.model_folder(), seg_cfg)
     qc_cfg = cfg.qc.model_copy(update={"quality_check": False})
     samples = collect(case_dirs(args.cohort_dir), segmenter, qc_cfg, args.cache, copies=args.copies,
-                      seed=args.seed, progress=lambda s: print(s.case, s.kind, s.dice, flush=True))
+                      seed=args.seed, progress=lambda s: print(s.case, s.kind, s.dice, flush=True),
+                      save_to=args.out)
     save_samples(samples, args.out)
     return 0
 

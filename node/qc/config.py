@@ -26,6 +26,10 @@ class QcConfig(BaseModel):
     # image-based checks (issue 14): independent of the model's confidence; tuned on the twin
     # (docs/evaluation/qc_tuning.md), reported on the hold-out (docs/evaluation/holdout_segmentation.md)
     anatomy_checks: bool = Field(True, description="run the image-based checks (node.qc.anatomy)")
+    fat_continuity_check: bool = Field(
+        True, description="run the fat_continuity rule; config.yaml turns it off where the quality "
+        "regressor replaces it (it flagged 14 of 23 good model masks on the QC development set)"
+    )
     max_fat_continuity: float = Field(
         0.25, ge=0, le=1, description="share of the mask boundary where fat continues across it"
     )

@@ -36,8 +36,10 @@ class QualitySample:
 
 def collect(case_dirs: list[Path], segmenter: object, qc_cfg: object, cache: Path,
             copies: int = 4, seed: int = 0,
-            progress: Callable[[QualitySample], None] | None = None) -> list[QualitySample]:
-    """Measured masks of every case: pipeline mask, raw (threshold only) mask, perturbations."""
+            progress: Callable[[QualitySample], None] | None = None,
+            save_to: Path | None = None) -> list[QualitySample]:
+    """Measured masks of every case: pipeline mask, raw (threshold only) mask, perturbations;
+    ``save_to`` is rewritten after every case (a long run cut short keeps what it measured)."""
     from node.classify.maskaug import perturb
     from node.qc.tuning import PERTURBATIONS, load_case, measure_mask
     from node.segment.evaluate import predict_cached
@@ -71,6 +73,8 @@ def collect(case_dirs: list[Path], segmenter: object, qc_cfg: object, cache: Pat
             out.append(s)
             if progress:
                 progress(s)
+        if save_to is not None:
+            save_samples(out, save_to)
     return out
 
 
@@ -119,7 +123,7 @@ def choose_threshold(pred: np.ndarray, dice: np.ndarray, good: float = 0.7, shar
         if len(sel) == 0:
             break
         if sel.min() >= floor and float(np.mean(sel >= good)) >= share:
-            return float(min(1.0, t + margin))
+            return round(float(min(1.0, t + margin)), 3)
     return 1.0
 
 
@@ -159,6 +163,8 @@ def rule_failures(m: dict[str, float | None], cfg: object, skip: frozenset[str] 
     if conf is not None and conf < c.min_mean_confidence:  # type: ignore[attr-defined]
         out.append("low_confidence")
     thresholds = {f: getattr(c, f) for f, _ in RULES.values()}
+    if not getattr(c, "fat_continuity_check", True):
+        thresholds.pop("max_fat_continuity")
     out += [n for n in fails(m, thresholds) if n not in skip]
     return [n for n in out if n not in skip]
 
@@ -168,6 +174,7 @@ def compare_rule_sets(samples: list[QualitySample], predicted: np.ndarray, thres
     """Review share and delivered-mask quality of the pipeline's masks (``kind``) under: the
     rules alone, rules + regressor, rules without ``fat_continuity`` + regressor, and the
     regressor with only the basic checks. ``predicted`` should be out-of-fold."""
+    cfg = cfg.model_copy(update={"fat_continuity_check": True})  # type: ignore[attr-defined]
     idx = [i for i, s in enumerate(samples) if s.kind == kind]
     image_rules = frozenset({"fat_continuity", "skin_contact", "thin_fraction", "solidity",
                              "fat_share", "interactive_dice"})
