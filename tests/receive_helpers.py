@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -65,6 +66,7 @@ class RunningScp:
     store: Store
     cfg: ReceiveConfig
     records: list
+    server: Any = None
 
 
 @contextlib.contextmanager
@@ -77,7 +79,7 @@ def running_scp(tmp: Path, store_cfg: StoreConfig | None = None, **receive: obje
     records: list = []
     server = start_scp(cfg, store, on_stored=records.append)
     try:
-        yield RunningScp(server.server_address[1], store, cfg, records)
+        yield RunningScp(server.server_address[1], store, cfg, records, server)
     finally:
         server.shutdown()
         store.close()

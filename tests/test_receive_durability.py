@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pydicom
+import pytest
 from peers import free_port, wait_port
 from pynetdicom import AE
 from receive_helpers import OUR_AE, SCU_AE, mr_slice, pynetdicom_send, wait_for
@@ -27,6 +28,22 @@ def _start(cfg: Path, port: int, log: Path) -> subprocess.Popen:
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
     wait_port(port, timeout_s=30)
     return proc
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(c) for c in text]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _stream(port: int, acked: dict[str, bytes], stop: threading.Event, study: str) -> None:
@@ -100,17 +117,21 @@ def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path):
         assert proc.wait(15) == 0  # clean shutdown on SIGTERM
 
 
-def test_sigkill_of_serve_with_four_senders_loses_no_acknowledged_instance(tmp_path: Path):
+@pytest.mark.parametrize("ingest_processes", [0, 2])
+def test_sigkill_of_serve_with_four_senders_loses_no_acknowledged_instance(tmp_path: Path,
+                                                                         ingest_processes: int):
     """Group commit across associations (the default ``store.sync: group``): four senders
     stream into a real ``lipo-node serve``, which is SIGKILLed while batches are in flight
     (files renamed, flush or index commit pending, answers not sent). After the restart every
-    acknowledged instance is indexed and intact."""
+    acknowledged instance is indexed and intact. With ingest processes the SIGKILL of the main
+    process takes its workers down too (PR_SET_PDEATHSIG): none keeps writing after it."""
     port, http_port = free_port(), free_port()
     cfg = tmp_path / "config.yaml"
     cfg.write_text(json.dumps({
         "data_dir": str(tmp_path / "var"),
         "logging": {"level": "WARNING"},
-        "receive": {"port": port, "allowed_callers": {SCU_AE: ["127.0.0.1"]}},
+        "receive": {"port": port, "allowed_callers": {SCU_AE: ["127.0.0.1"]},
+                    "ingest_processes": ingest_processes},
         "store": {"min_free_bytes": 0, "sync": "group"},
         "select": {"quiet_s": 3600, "max_wait_s": 7200},  # no job starts during the test
         "jobs": {"workers": 1, "stages": ["select"]},
@@ -135,11 +156,15 @@ def test_sigkill_of_serve_with_four_senders_loses_no_acknowledged_instance(tmp_p
             s.start()
         assert wait_for(lambda: sum(map(len, acked)) >= 60 and all(acked), timeout_s=60), \
             log.read_text()[-2000:]
+        children = _children(proc.pid)
+        assert len(children) >= ingest_processes  # the workers (and mp's resource tracker)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         for s in senders:
             s.join(20)
             assert not s.is_alive()
+        assert wait_for(lambda: not any(_alive(c) for c in children), timeout_s=10), \
+            "ingest processes outlived the SIGKILLed main process"
     finally:
         stop.set()
         if proc.poll() is None:

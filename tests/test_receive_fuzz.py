@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pydicom
+import pytest
 from hostile_helpers import associate_rq, connect, echo_seconds, p_data, read_pdu
 from peers import dcmtk_env
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage
@@ -125,7 +126,11 @@ def _pressure(port: int, stop: threading.Event) -> None:
                 s.close()
 
 
-def test_fuzzed_inputs_never_starve_store_invalid_objects_or_phi(tmp_path: Path):
+@pytest.mark.parametrize("ingest_processes", [0, 2])
+def test_fuzzed_inputs_never_starve_store_invalid_objects_or_phi(tmp_path: Path,
+                                                                 ingest_processes: int):
+    """With ingest processes (as config.yaml ships) the mutated associations and objects are
+    served by the workers; the pressure on the pre-association guards stays in the main one."""
     rng = random.Random(SEED)
     base = write(_phi_slice(0), tmp_path / "base.dcm").read_bytes()
     meta = pydicom.dcmread(tmp_path / "base.dcm").file_meta
@@ -141,7 +146,7 @@ def test_fuzzed_inputs_never_starve_store_invalid_objects_or_phi(tmp_path: Path)
     echoes: list[float | None] = []
     deadline = time.monotonic() + 90 * SCALE
     with running_scp(tmp_path / "node", association_request_timeout_s=2.0,
-                     max_pending_connections=64) as scp:
+                     max_pending_connections=64, ingest_processes=ingest_processes) as scp:
         stop = threading.Event()
         presser = threading.Thread(target=_pressure, args=(scp.port, stop), daemon=True)
         presser.start()

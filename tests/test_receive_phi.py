@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pydicom
+import pytest
 from peers import free_port, wait_port
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage
 from receive_helpers import SCU_AE, mr_slice, pynetdicom_send, write
@@ -66,14 +67,19 @@ def _broken(folder: Path) -> list[Path]:
     return out
 
 
-def test_phi_laden_broken_objects_leave_no_patient_value_anywhere(tmp_path: Path):
+@pytest.mark.parametrize("ingest_processes", [0, 2])
+def test_phi_laden_broken_objects_leave_no_patient_value_anywhere(tmp_path: Path,
+                                                                  ingest_processes: int):
+    """With ingest processes the records are made there and travel to the main process's
+    handlers: the guard must act before they leave the worker."""
     port = free_port()
     data_dir, log_file, stderr_file = tmp_path / "var", tmp_path / "node.log", tmp_path / "stderr.txt"
     cfg = tmp_path / "config.yaml"
     cfg.write_text(json.dumps({
         "data_dir": str(data_dir),
         "logging": {"level": "INFO", "json_lines": True, "file": str(log_file)},
-        "receive": {"port": port, "allowed_callers": {SCU_AE: ["127.0.0.1"]}},
+        "receive": {"port": port, "allowed_callers": {SCU_AE: ["127.0.0.1"]},
+                    "ingest_processes": ingest_processes},
         "store": {"min_free_bytes": 0},
     }))
     files = _broken(tmp_path / "in")

@@ -52,6 +52,8 @@ from node.dcmtk import dcmtk
 
 TARGET_RATIO = 1.0
 SCU_AE = "STORESCU"
+#: ``receive.ingest_processes`` of the measured SCP (``--ingest-processes``)
+INGEST_PROCESSES: int | str = "auto"
 
 
 def register(bench_sub: argparse._SubParsersAction) -> None:
@@ -63,6 +65,9 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--parallel", type=int, default=4,
                    help="also measure with this many concurrent senders (1 = single only)")
     p.add_argument("--note", default="", help="free text stored in the JSON (machine load...)")
+    p.add_argument("--ingest-processes", default="auto",
+                   help="receive.ingest_processes of our SCP (auto, as config.yaml ships; 0 = "
+                   "all associations in one process)")
     p.set_defaults(func=_run)
 
 
@@ -152,7 +157,9 @@ def _ours(run_dir: Path, files: list[Path], n: int) -> float:
     cfg.write_text(json.dumps({
         "data_dir": str(run_dir / "var"),
         "logging": {"level": "WARNING"},
-        "receive": {"port": port, "allowed_callers": {SCU_AE: ["127.0.0.1"]}},
+        # ingest_processes as config.yaml ships it (the embedded default of the model is 0)
+        "receive": {"port": port, "allowed_callers": {SCU_AE: ["127.0.0.1"]},
+                    "ingest_processes": INGEST_PROCESSES},
         "store": {"min_free_bytes": 0},
     }))
     cmd = [sys.executable, "-m", "node.receive", "--config", str(cfg)]
@@ -282,6 +289,7 @@ def run_bench(workdir: Path, n: int, repeats: int, parallel: int = 4, note: str 
         "load_average_1_5_15": {"before": list(load_before), "after": list(os.getloadavg())},
         "parallel": multi,
         "note": note,
+        "ingest_processes": INGEST_PROCESSES,
         "sender": "dcmtk storescu, one association, TCP_NODELAY=1",
         "dcmtk_fsync_method": "storescp --exec-on-reception 'sync #p/#f' --exec-sync",
         "dcmtk_version": version.splitlines()[0] if version else "",
@@ -291,6 +299,9 @@ def run_bench(workdir: Path, n: int, repeats: int, parallel: int = 4, note: str 
 
 
 def _run(args: argparse.Namespace) -> int:
+    global INGEST_PROCESSES
+    INGEST_PROCESSES = args.ingest_processes if args.ingest_processes == "auto" \
+        else int(args.ingest_processes)
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
         result = run_bench(args.workdir, args.instances, args.repeats, args.parallel, args.note)

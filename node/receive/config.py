@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pynetdicom import sop_class
@@ -66,12 +67,23 @@ class ReceiveConfig(BaseModel):
         "negotiation",
     )
     tls: TlsConfig | None = None
+    ingest_processes: int | Literal["auto"] = Field(
+        0, description="worker processes that serve plain-TCP associations (node.receive."
+        "workers): auto = twice the cores, 2 to 4; 0 = every association in the main process. "
+        "TLS associations are always served by the main process")
 
     @field_validator("ae_title")
     @classmethod
     def _ae_chars(cls, v: str) -> str:
         if v != v.strip() or "\\" in v:
             raise ValueError("AE title may not have leading/trailing spaces or backslashes")
+        return v
+
+    @field_validator("ingest_processes")
+    @classmethod
+    def _processes(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and not 0 <= v <= 64:
+            raise ValueError("ingest_processes: 0 to 64, or auto")
         return v
 
     @field_validator("sop_classes")

@@ -232,6 +232,12 @@ class GuardedServer(ThreadedAssociationServer):
     request_deadline_s: float = 5.0
     max_pending: int = 128
     on_refused: Callable[[Refusal], None] | None = None
+    #: gives a plain-TCP connection whose A-ASSOCIATE-RQ was read to an ingest process
+    #: (:class:`node.receive.workers.WorkerPool`); False means: serve it here
+    hand_off: Callable[[socket.socket, Any, bytes], bool] | None = None
+    #: in an ingest process: told when an adopted connection could not become an association
+    on_adopt_failed: Callable[[], None] | None = None
+    pool: Any = None
 
     def __init__(self, ae: Any, address: Any, ae_title: str, contexts: Any,
                  ssl_context: ssl.SSLContext | None = None, evt_handlers: Any = None,
@@ -288,6 +294,16 @@ class GuardedServer(ThreadedAssociationServer):
             _drop(sock)
             self._refused(Refusal(host, "evicted_pre_association"))
             return
+        if self.hand_off is not None and self._tls is None:
+            try:
+                if self.hand_off(sock, client_address, prefix):
+                    return
+            except Exception:
+                log.exception("hand-off to an ingest process failed; serving it here")
+        self._start_association(sock, client_address, prefix, decoded)
+
+    def _start_association(self, sock: socket.socket, client_address: Any, prefix: bytes,
+                           decoded: A_ASSOCIATE_RQ_PDU | None) -> bool:
         with self._guard:
             self._prefixes[id(sock)] = (prefix, decoded)
         try:
@@ -296,6 +312,26 @@ class GuardedServer(ThreadedAssociationServer):
             log.exception("association set-up failed")
             self._prefixes.pop(id(sock), None)
             _drop(sock)
+            return False
+        return True
+
+    def adopt(self, sock: socket.socket, client_address: Any, prefix: bytes) -> None:
+        """In an ingest process: serve a connection whose A-ASSOCIATE-RQ (``prefix``) the main
+        process read and checked."""
+        try:
+            decoded = decode_associate_rq(prefix)
+        except Exception:
+            decoded = None  # cannot happen for bytes the main process decoded; the DUL decides
+        if self._tls is None:
+            sock.settimeout(self.read_timeout_s)
+        if not self._start_association(sock, client_address, prefix, decoded) \
+                and self.on_adopt_failed is not None:
+            self.on_adopt_failed()
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        if self.pool is not None:
+            self.pool.stop()
 
     def take_prefix(self, sock: socket.socket) -> tuple[bytes, A_ASSOCIATE_RQ_PDU | None]:
         with self._guard:
@@ -343,14 +379,19 @@ class GuardedServer(ThreadedAssociationServer):
         # DUL is then handed this decoded PDU (and its primitive) instead of decoding it again:
         # with the 128 presentation contexts storescu proposes that is ~25 ms per association.
         try:
-            rq = A_ASSOCIATE_RQ_PDU()
-            rq.decode(data)
-            primitive = rq.to_primitive()
+            return data, decode_associate_rq(data)
         except Exception as exc:
             raise PreAssociationError("invalid_association_request",
                                       ABORT_INVALID_PDU_PARAMETER) from exc
-        rq.to_primitive = lambda: primitive  # type: ignore[method-assign]
-        return data, rq
+
+
+def decode_associate_rq(data: bytes) -> A_ASSOCIATE_RQ_PDU:
+    """The PDU decoded once, its primitive computed once and kept (``to_primitive``)."""
+    rq = A_ASSOCIATE_RQ_PDU()
+    rq.decode(data)
+    primitive = rq.to_primitive()
+    rq.to_primitive = lambda: primitive  # type: ignore[method-assign]
+    return rq
 
 
 def _read_exact(sock: socket.socket, n: int, deadline: float, reason: str) -> bytes:

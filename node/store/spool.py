@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from node.store.errors import OutOfSpace
 
@@ -129,50 +130,13 @@ class Spool:
         new directory entry (ext4 with a journal, XFS, btrfs). Elsewhere use :meth:`place` +
         :meth:`sync_dir`.
         """
-        final = self.root / rel
-        self._ensure_dir(final.parent)
-        tmp = final.parent / f".{final.stem}.{uuid.uuid4().hex}{PART_SUFFIX}"
-        renamed = False
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.replace(tmp, final)
-                renamed = True
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            (final if renamed else tmp).unlink(missing_ok=True)  # never acknowledged
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise OutOfSpace(f"spool file system full writing {rel}") from exc
-            raise
-        return final
+        return self._place(rel, data, fsync="after_rename")
 
     def place_unsynced(self, rel: Path, data: bytes | Sequence[bytes]) -> Path:
         """Write to a temporary file and rename it to ``root/rel``, syncing nothing: the
         caller makes it durable (group commit, :mod:`node.store.commit`) before it tells
         anyone. ``data`` may be several buffers (written with one ``writev``, not joined)."""
-        final = self.root / rel
-        self._ensure_dir(final.parent)
-        tmp = final.parent / f".{final.stem}.{uuid.uuid4().hex}{PART_SUFFIX}"
-        renamed = False
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            try:
-                _write_all(fd, [data] if isinstance(data, bytes | bytearray | memoryview) else data)
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-            renamed = True
-        except OSError as exc:
-            (final if renamed else tmp).unlink(missing_ok=True)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise OutOfSpace(f"spool file system full writing {rel}") from exc
-            raise
-        return final
+        return self._place(rel, data, fsync="none")
 
     def place(self, rel: Path, data: bytes) -> Path:
         """Write ``data`` to a temporary file, fsync it, rename it to ``root/rel``.
@@ -181,21 +145,30 @@ class Spool:
         :class:`OutOfSpace` when the file system is full (ENOSPC/EDQUOT); the temporary file is
         removed so a refused instance leaves nothing behind.
         """
+        return self._place(rel, data, fsync="before_rename")
+
+    def _place(self, rel: Path, data: bytes | Sequence[bytes],
+               fsync: Literal["before_rename", "after_rename", "none"]) -> Path:
+        """The one write path of the three above; whatever fails, nothing is left that could
+        be mistaken for an acknowledged instance (the temporary or the renamed file goes)."""
         final = self.root / rel
         self._ensure_dir(final.parent)
         tmp = final.parent / f".{final.stem}.{uuid.uuid4().hex}{PART_SUFFIX}"
+        renamed = False
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
+                _write_all(fd, [data] if isinstance(data, bytes | bytearray | memoryview) else data)
+                if fsync == "before_rename":
+                    os.fsync(fd)
+                os.replace(tmp, final)
+                renamed = True
+                if fsync == "after_rename":
+                    os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, final)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            (final if renamed else tmp).unlink(missing_ok=True)  # never acknowledged
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise OutOfSpace(f"spool file system full writing {rel}") from exc
             raise
