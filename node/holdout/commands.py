@@ -62,7 +62,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     generator = json.loads(manifest.read_text())["generator"] if manifest.is_file() else "twin"
     context = {"cohort": str(args.cohort_dir), "generator": generator, "model_id": segmenter.model_id,
                "device": segmenter.device, "drop_fat_pieces": seg_cfg.drop_fat_pieces,
-               "qc": {k: v for k, v in cfg.qc.model_dump().items()},
+               "qc": cfg.qc.model_dump(mode="json"),
                "command": f"lipo-node holdout evaluate {args.cohort_dir}"}
     write_report(outcomes, summary, args.json, args.md, args.title, context)
     print(json.dumps({k: v for k, v in summary.items() if k != "subgroups"}, indent=1))

@@ -35,6 +35,8 @@ class QcCode(StrEnum):
     LOW_SOLIDITY = "low_solidity"
     NOT_FATTY = "not_fatty"
     INTERACTIVE_DISAGREES = "interactive_disagrees"
+    # learned (node.qc.quality): a pessimistic Dice estimate from all measurements together
+    PREDICTED_QUALITY = "predicted_quality"
 
 
 class QcReason(BaseModel):
@@ -150,6 +152,9 @@ def run_qc(
             fail(QcCode.INTERACTIVE_DISAGREES, agree, cfg.min_interactive_dice,
                  f"re-segmenting from the mask's extreme points agrees only with Dice {agree:.2f}")
 
+    if cfg.quality_check:
+        _quality_check(mask, probs, cfg, values, fail)
+
     status = QcStatus.FAIL if reasons else QcStatus.PASS
     return QcResult(status=status, reasons=reasons, volume_ml=round(volume, 3), measurements=values)
 
@@ -165,7 +170,7 @@ def _anatomy_checks(image: np.ndarray, mask: Mask, cfg: QcConfig,
     sx, sy, sz = mask.geometry.spacing
     m = measure(image, mask.array, (sz, sy, sx), skin_mm=cfg.skin_mm, opening_mm=cfg.opening_mm)
     values.update(m.as_dict())
-    if m.fat_continuity > cfg.max_fat_continuity:
+    if cfg.fat_continuity_check and m.fat_continuity > cfg.max_fat_continuity:
         fail(QcCode.FAT_CONTINUITY, m.fat_continuity, cfg.max_fat_continuity,
              f"fat continues across {100 * m.fat_continuity:.0f} % of the mask's edge "
              "(leaked into normal fat, or stopped inside the tumour)")
@@ -183,3 +188,20 @@ def _anatomy_checks(image: np.ndarray, mask: Mask, cfg: QcConfig,
     if m.fat_share < cfg.min_fat_share:
         fail(QcCode.NOT_FATTY, m.fat_share, cfg.min_fat_share,
              f"only {100 * m.fat_share:.0f} % of the mask is fat-bright (lipomatous tumour expected)")
+
+
+def _quality_check(mask: Mask, probs: np.ndarray | None, cfg: QcConfig,
+                   values: dict[str, float | None], fail: Callable[..., None]) -> None:
+    """The learned regressor's pessimistic Dice estimate (skipped when no model is installed)."""
+    from node.qc.quality import feature_vector, load_quality_model, softmax_features
+
+    model = load_quality_model(cfg.quality_model_dir)
+    if model is None:
+        return
+    extra = softmax_features(mask.array, probs, _voxel_ml(mask))
+    predicted = float(model.predict(feature_vector(values, extra))[0])
+    threshold = model.threshold if cfg.min_predicted_quality is None else cfg.min_predicted_quality
+    values["predicted_quality"] = round(predicted, 4)
+    if predicted < threshold:
+        fail(QcCode.PREDICTED_QUALITY, predicted, threshold,
+             f"the quality regressor expects Dice of about {predicted:.2f} or less for this mask")

@@ -20,6 +20,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the model's probabilities from `eval-seg --cache` (no network run)")
     p.set_defaults(func=_tune)
 
+    q = sub.add_parser("qc-quality", help="the learned QC quality regressor: collect (mask, Dice) "
+                                          "pairs on training-generator cases, train it")
+    qsub = q.add_subparsers(dest="qc_quality_command", required=True)
+    c = qsub.add_parser("collect", help="measure model / raw / perturbed masks (cached probabilities)")
+    c.add_argument("cohort_dir", type=Path, help="training-generator cases (never a hold-out)")
+    c.add_argument("--cache", type=Path, required=True, help="probabilities from predict_cached")
+    c.add_argument("--out", type=Path, required=True, help="samples JSON")
+    c.add_argument("--copies", type=int, default=4, help="maskaug perturbations per case")
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(func=_quality_collect)
+    t = qsub.add_parser("train", help="fit the regressor, threshold from out-of-fold predictions")
+    t.add_argument("samples", type=Path)
+    t.add_argument("--out", type=Path, default=None, help="model folder (default: node/models/demo/quality)")
+    t.add_argument("--alpha", type=float, default=0.2, help="predicted quantile of the Dice")
+    t.add_argument("--report", type=Path, default=None,
+                   help="JSON: threshold, out-of-fold rule-set comparison")
+    t.set_defaults(func=_quality_train)
+
 
 def _tune(args: argparse.Namespace) -> int:
     from node.config import load_config
@@ -80,3 +98,46 @@ def _markdown(report: dict, samples: list, path: Path) -> None:
                      f"{', '.join(fails(s.measurements, conf['thresholds']))} |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _quality_collect(args: argparse.Namespace) -> int:
+    from node.config import load_config
+    from node.qc.quality_train import collect, save_samples
+    from node.qc.tuning import case_dirs
+    from node.segment.nnunet import Segmenter
+
+    cfg = load_config(args.config)
+    seg_cfg = cfg.segment.model_copy(update={"agreement_pass": False, "torch_threads": 1})
+    segmenter = Segmenter(seg_cfg.model_folder(), seg_cfg)
+    qc_cfg = cfg.qc.model_copy(update={"quality_check": False})
+    samples = collect(case_dirs(args.cohort_dir), segmenter, qc_cfg, args.cache, copies=args.copies,
+                      seed=args.seed, progress=lambda s: print(s.case, s.kind, s.dice, flush=True),
+                      save_to=args.out)
+    save_samples(samples, args.out)
+    return 0
+
+
+def _quality_train(args: argparse.Namespace) -> int:
+    from node.config import load_config
+    from node.qc.quality import DEMO_QUALITY_DIR, save_quality_model
+    from node.qc.quality_train import compare_rule_sets, load_samples, train
+
+    samples = load_samples(args.samples)
+    model, oof = train(samples, alpha=args.alpha)
+    save_quality_model(model, args.out or DEMO_QUALITY_DIR)
+    cfg = load_config(args.config)
+    dice = [s.dice for s in samples]
+    report = {"threshold": model.threshold, **model.meta,
+              "out_of_fold_mae": round(float(sum(abs(p - d) for p, d in zip(oof, dice, strict=True))
+                                             / len(dice)), 4),
+              "out_of_fold_above_truth_share": round(float(sum(p > d for p, d in zip(oof, dice, strict=True))
+                                                           / len(dice)), 4),
+              "rule_sets_out_of_fold": compare_rule_sets(samples, oof, model.threshold, cfg.qc),
+              "oof": [{"case": s.case, "kind": s.kind, "dice": s.dice, "predicted": round(float(p), 4)}
+                      for s, p in zip(samples, oof, strict=True)]}
+    if args.report:
+        from node import atomic
+
+        atomic.write_text(args.report, json.dumps(report, indent=1, default=str) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "oof"}, indent=1, default=str))
+    return 0

@@ -1,5 +1,6 @@
 """Configuration section ``qc`` (see config.yaml): thresholds of the automatic checks."""
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +26,10 @@ class QcConfig(BaseModel):
     # image-based checks (issue 14): independent of the model's confidence; tuned on the twin
     # (docs/evaluation/qc_tuning.md), reported on the hold-out (docs/evaluation/holdout_segmentation.md)
     anatomy_checks: bool = Field(True, description="run the image-based checks (node.qc.anatomy)")
+    fat_continuity_check: bool = Field(
+        True, description="run the fat_continuity rule; config.yaml turns it off where the quality "
+        "regressor replaces it (it flagged 14 of 23 good model masks on the QC development set)"
+    )
     max_fat_continuity: float = Field(
         0.25, ge=0, le=1, description="share of the mask boundary where fat continues across it"
     )
@@ -43,6 +48,17 @@ class QcConfig(BaseModel):
     )
     min_interactive_dice: float = Field(
         0.5, ge=0, le=1, description="Dice between the mask and the interactive model's mask"
+    )
+    quality_check: bool = Field(
+        False, description="learned quality regressor (node.qc.quality): a pessimistic Dice "
+        "estimate from the image-based measurements, shape, interactive agreement and softmax"
+    )
+    min_predicted_quality: float | None = Field(
+        None, ge=0, le=1, description="predicted_quality fails below this; None = the threshold "
+        "shipped with the regressor (chosen out-of-fold on the QC development set)"
+    )
+    quality_model_dir: Path | None = Field(
+        None, description="regressor folder (model.joblib + meta.json); None = node/models/demo/quality"
     )
     pending_notice: Literal["sr", "sc", "off"] = Field(
         "sr", description="what the PACS gets when QC routes a case to review: a short 'result "

@@ -16,9 +16,13 @@ docs/evaluation/qc_tuning.md); the rule itself was designed after looking at hol
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
+
+if TYPE_CHECKING:
+    from node.segment.config import SegmentConfig
 
 MIN_COMPONENT_VOXELS = 20
 
@@ -50,3 +54,19 @@ def drop_fat_pieces(mask: np.ndarray, image: np.ndarray, spacing_zyx: Sequence[f
     if not keep[1:].any():
         return mask.astype(np.uint8)
     return keep[labels].astype(np.uint8)
+
+
+def postprocess(prob: np.ndarray, image: np.ndarray, spacing_zyx: Sequence[float],
+                cfg: SegmentConfig) -> np.ndarray:
+    """The mask the node keeps from the model's foreground probability: threshold at 0.5, drop
+    normal-fat pieces (``drop_fat_pieces``), take back the missing rim (``refine_boundary``,
+    node.segment.refine). One function, so the pipeline and the cached evaluation agree."""
+    array = (prob > 0.5).astype(np.uint8)
+    img = image.astype(np.float32)
+    if cfg.drop_fat_pieces:
+        array = drop_fat_pieces(array, img, spacing_zyx)
+    if cfg.refine_boundary:
+        from node.segment.refine import refine_mask
+
+        array = refine_mask(array, prob, img, spacing_zyx, cfg.refine_params())
+    return array

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from node.segment.refine import RefineParams
 
 DEMO_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "demo" / "seg"
 
@@ -50,6 +54,23 @@ class SegmentConfig(BaseModel):
         True, description="remove mask components that look like normal fat (edge through fat, "
         "along the skin) while a tumour-like component remains (node.segment.cleanup)"
     )
+    refine_boundary: bool = Field(
+        False, description="take back the rim the model leaves out: add touching voxels with "
+        "probability >= refine_low_threshold, then grow up to refine_grow_voxels in-plane into "
+        "voxels in the mask's tumour-fat intensity range (stops at a capsule; node.segment.refine)"
+    )
+    refine_low_threshold: float = Field(0.3, gt=0.0, le=0.5, description="hysteresis threshold")
+    refine_grow_voxels: int = Field(1, ge=0, le=3, description="in-plane growth steps")
+    refine_grow_min_prob: float = Field(0.02, ge=0.0, le=0.5,
+                                        description="growth only where the model gave this probability")
+
+    def refine_params(self) -> RefineParams:
+        """The refinement settings as :class:`node.segment.refine.RefineParams`."""
+        from node.segment.refine import RefineParams
+
+        return RefineParams(low_threshold=self.refine_low_threshold,
+                            grow_voxels=self.refine_grow_voxels,
+                            grow_min_prob=self.refine_grow_min_prob)
 
     def model_folder(self) -> Path:
         """The nnU-Net model folder holding ``plans.json`` and ``fold_*``."""

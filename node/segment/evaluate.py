@@ -88,12 +88,11 @@ def predict_cached(segmenter: Segmenter, image: sitk.Image, case: str, cache: Pa
 
 
 def _from_probabilities(prob: np.ndarray, image: sitk.Image, segmenter: Segmenter) -> Mask:
-    """The mask ``Segmenter.predict`` makes from these probabilities (threshold, clean-up)."""
-    geometry = geometry_of(image)
-    array = (prob > 0.5).astype(np.uint8)
-    if segmenter.cfg.drop_fat_pieces:
-        from node.segment.cleanup import drop_fat_pieces
+    """The mask ``Segmenter.predict`` makes from these probabilities (threshold, clean-ups)."""
+    from node.segment.cleanup import postprocess
 
-        sx, sy, sz = geometry.spacing
-        array = drop_fat_pieces(array, sitk.GetArrayFromImage(image).astype(np.float32), (sz, sy, sx))
+    geometry = geometry_of(image)
+    sx, sy, sz = geometry.spacing
+    array = postprocess(prob, sitk.GetArrayFromImage(image).astype(np.float32), (sz, sy, sx),
+                        segmenter.cfg)
     return Mask(array=array, geometry=geometry, model_id=segmenter.model_id, probabilities=prob)

@@ -150,11 +150,9 @@ class Segmenter:
         inference = time.perf_counter() - t0
         if fg.shape != volume.geometry.shape:
             raise SegmentationError(f"model returned shape {fg.shape} for grid {volume.geometry.shape}")
-        array = (fg > 0.5).astype(np.uint8)
-        if self.cfg.drop_fat_pieces:
-            from node.segment.cleanup import drop_fat_pieces
+        from node.segment.cleanup import postprocess
 
-            array = drop_fat_pieces(array, image, spacing)
+        array = postprocess(fg, image, spacing, self.cfg)
         mask = Mask(
             array=array,
             geometry=volume.geometry,

@@ -1,0 +1,69 @@
+"""The shipped QC quality regressor (node/models/demo/quality) as a QC gate on fixed masks over
+the limb phantom: a correct mask passes, a mask leaked into the subcutaneous fat is flagged with
+``predicted_quality``. Nothing is trained here (the model is loaded as shipped)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qc_phantom import SHAPE, SPACING_ZYX, phantom
+
+from node.qc.checks import QcCode, QcResult, run_qc
+from node.qc.config import QcConfig
+from node.qc.quality import DEMO_QUALITY_DIR, FEATURES, feature_vector, load_quality_model
+from node.segment.geometry import Geometry, Mask
+
+GRID = Geometry((0.0, 0.0, 0.0), (SPACING_ZYX[2], SPACING_ZYX[1], SPACING_ZYX[0]),
+                (1, 0, 0, 0, 1, 0, 0, 0, 1), SHAPE)
+P = phantom()
+
+
+def _prob_around(truth: np.ndarray) -> np.ndarray:
+    """A model that found the tumour: high inside the true tumour, low elsewhere."""
+    return np.where(truth, 0.97, 0.02).astype(np.float32)
+
+
+def _qc(array: np.ndarray) -> QcResult:
+    from node.qc.interactive_check import reseg_from_extremes
+
+    a = array.astype(np.uint8)
+    mask = Mask(array=a, geometry=GRID, model_id="fixed", probabilities=_prob_around(P.tumour),
+                agreement=0.99)
+    inter = reseg_from_extremes(P.image, a, SPACING_ZYX)
+    return run_qc(mask, None, False, QcConfig(quality_check=True), image=P.image, interactive=inter)
+
+
+def _leak() -> np.ndarray:
+    z, y, x = np.meshgrid(*(np.arange(n) for n in SHAPE), indexing="ij")
+    angle = np.degrees(np.arctan2(y - 64, x - 64))
+    r = np.hypot(y - 64, x - 64)
+    bridge = (r >= 40) & (r < 43) & (np.abs(angle - 90) < 15)
+    return P.tumour | ((P.subcut_fat | bridge) & (np.abs(angle - 90) < 70) & (np.abs(z - 8) < 5))
+
+
+def test_shipped_model_loads_with_its_threshold() -> None:
+    model = load_quality_model()
+    assert model is not None, f"no regressor in {DEMO_QUALITY_DIR}"
+    assert 0.5 <= model.threshold <= 1.0
+    assert model.meta["features"] == list(FEATURES)
+    assert np.isfinite(model.predict(np.full(len(FEATURES), np.nan))).all()  # a skipped check is NaN
+
+
+def test_correct_mask_is_predicted_good_and_passes() -> None:
+    r = _qc(P.tumour)
+    assert r.measurements["predicted_quality"] is not None
+    assert QcCode.PREDICTED_QUALITY not in {x.code for x in r.reasons}, r.measurements
+
+
+def test_leaked_mask_is_flagged_by_the_regressor() -> None:
+    good, leak = _qc(P.tumour), _qc(_leak())
+    assert QcCode.PREDICTED_QUALITY in {x.code for x in leak.reasons}, leak.measurements
+    assert leak.measurements["predicted_quality"] < good.measurements["predicted_quality"]
+
+
+def test_feature_vector_keeps_the_order_and_marks_missing_values() -> None:
+    x = feature_vector({"fat_continuity": 0.1}, {"log_volume_ml": 1.0})
+    assert x.shape == (len(FEATURES),)
+    assert x[FEATURES.index("fat_continuity")] == pytest.approx(0.1)
+    assert x[FEATURES.index("log_volume_ml")] == pytest.approx(1.0)
+    assert np.isnan(x[FEATURES.index("solidity")])
