@@ -100,6 +100,13 @@ def _already_forwarded(series_id: str) -> bool:
         return False
 
 
+def _any_forwarded(study_id: str) -> bool:
+    try:
+        return any(_already_forwarded(s) for s in _get(f"/studies/{study_id}").get("Series", []))
+    except Exception:
+        return False
+
+
 def series_to_forward(study_id: str, cfg: dict) -> list:
     """The MR series of a stable study that match the filters and were not sent before."""
     study = _get(f"/studies/{study_id}")
@@ -189,6 +196,14 @@ def _attempt(study_id: str) -> None:
                 _due.pop(study_id, None)
         return
     if not series:
+        if previous.get("state") == PENDING and not _any_forwarded(study_id):
+            # It matched when it became pending and none of it reached the node: an empty answer
+            # now is Orthanc being busy (a metadata read failing under load reads as "no calling
+            # AE"), not a study that stopped matching. Retrying keeps it; marking it forwarded
+            # would forget it for good.
+            _retry(study_id, cfg, int(previous.get("attempts", 0)),
+                   RuntimeError("no series to forward this time"))
+            return
         if previous.get("state") in (WAITING, PENDING):
             _write_state(study_id, FORWARDED if previous.get("state") == PENDING else "not_matching",
                          previous.get("attempts", 0))
