@@ -49,10 +49,14 @@ def test_shipped_model_loads_with_its_threshold() -> None:
     assert np.isfinite(model.predict(np.full(len(FEATURES), np.nan))).all()  # a skipped check is NaN
 
 
-def test_correct_mask_is_predicted_good_and_passes() -> None:
+def test_correct_mask_is_predicted_good_and_passes_with_a_margin() -> None:
+    """Not a knife-edge pass: the correct mask's estimate clears the shipped threshold by ≥ 0.05
+    (0.836 vs 0.745 for the model trained on the extended development set)."""
     r = _qc(P.tumour)
-    assert r.measurements["predicted_quality"] is not None
+    q = r.measurements["predicted_quality"]
+    assert q is not None
     assert QcCode.PREDICTED_QUALITY not in {x.code for x in r.reasons}, r.measurements
+    assert q >= load_quality_model().threshold + 0.05, r.measurements  # type: ignore[union-attr]
 
 
 def test_leaked_mask_is_flagged_by_the_regressor() -> None:
