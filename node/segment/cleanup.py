@@ -66,7 +66,10 @@ def postprocess(prob: np.ndarray, image: np.ndarray, spacing_zyx: Sequence[float
     if cfg.drop_fat_pieces:
         array = drop_fat_pieces(array, img, spacing_zyx)
     if cfg.refine_boundary:
-        from node.segment.refine import refine_mask
+        from node.segment.refine import RefineParams, refine_mask
 
-        array = refine_mask(array, prob, img, spacing_zyx, cfg.refine_params())
+        params = RefineParams(low_threshold=cfg.refine_low_threshold,
+                              grow_voxels=cfg.refine_grow_voxels,
+                              grow_min_prob=cfg.refine_grow_min_prob)
+        array = refine_mask(array, prob, img, spacing_zyx, params)
     return array

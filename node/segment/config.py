@@ -13,12 +13,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from node.segment.refine import RefineParams
 
 DEMO_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "demo" / "seg"
 
@@ -63,14 +59,6 @@ class SegmentConfig(BaseModel):
     refine_grow_voxels: int = Field(1, ge=0, le=3, description="in-plane growth steps")
     refine_grow_min_prob: float = Field(0.02, ge=0.0, le=0.5,
                                         description="growth only where the model gave this probability")
-
-    def refine_params(self) -> RefineParams:
-        """The refinement settings as :class:`node.segment.refine.RefineParams`."""
-        from node.segment.refine import RefineParams
-
-        return RefineParams(low_threshold=self.refine_low_threshold,
-                            grow_voxels=self.refine_grow_voxels,
-                            grow_min_prob=self.refine_grow_min_prob)
 
     def model_folder(self) -> Path:
         """The nnU-Net model folder holding ``plans.json`` and ``fold_*``."""
