@@ -29,11 +29,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out", type=Path, required=True, help="samples JSON")
     c.add_argument("--copies", type=int, default=4, help="maskaug perturbations per case")
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--near-truth", action="store_true",
+                   help="also 'almost right' truth perturbations (rim, end slice) and leaks, each "
+                        "with a synthetic confident softmax")
+    c.add_argument("--no-model-masks", action="store_true",
+                   help="only the --near-truth masks (cases already collected)")
     c.set_defaults(func=_quality_collect)
     t = qsub.add_parser("train", help="fit the regressor, threshold from out-of-fold predictions")
-    t.add_argument("samples", type=Path)
+    t.add_argument("samples", type=Path, nargs="+", help="samples JSON files from `collect`")
     t.add_argument("--out", type=Path, default=None, help="model folder (default: node/models/demo/quality)")
     t.add_argument("--alpha", type=float, default=0.2, help="predicted quantile of the Dice")
+    t.add_argument("--balance", action="store_true", help="weight the Dice bins equally")
+    t.add_argument("--select", action="store_true",
+                   help="choose quantile, balancing and rule set out-of-fold (overrides --alpha/--balance)")
     t.add_argument("--report", type=Path, default=None,
                    help="JSON: threshold, out-of-fold rule-set comparison")
     t.set_defaults(func=_quality_train)
@@ -112,7 +120,8 @@ def _quality_collect(args: argparse.Namespace) -> int:
     qc_cfg = cfg.qc.model_copy(update={"quality_check": False})
     samples = collect(case_dirs(args.cohort_dir), segmenter, qc_cfg, args.cache, copies=args.copies,
                       seed=args.seed, progress=lambda s: print(s.case, s.kind, s.dice, flush=True),
-                      save_to=args.out)
+                      save_to=args.out, model_masks=not args.no_model_masks,
+                      near_truth=args.near_truth)
     save_samples(samples, args.out)
     return 0
 
@@ -120,19 +129,41 @@ def _quality_collect(args: argparse.Namespace) -> int:
 def _quality_train(args: argparse.Namespace) -> int:
     from node.config import load_config
     from node.qc.quality import DEMO_QUALITY_DIR, save_quality_model
-    from node.qc.quality_train import compare_rule_sets, load_samples, train
+    from node.qc.quality_train import (
+        compare_rule_sets,
+        deliverable,
+        gate_numbers,
+        load_samples,
+        rule_mask,
+        select_configuration,
+        train,
+    )
 
-    samples = load_samples(args.samples)
-    model, oof = train(samples, alpha=args.alpha)
-    save_quality_model(model, args.out or DEMO_QUALITY_DIR)
+    samples = [s for path in args.samples for s in load_samples(path)]
     cfg = load_config(args.config)
+    selection = None
+    alpha, balance, fat_continuity = args.alpha, args.balance, cfg.qc.fat_continuity_check
+    if args.select:
+        selection = select_configuration(samples, cfg.qc)
+        chosen = selection["chosen"]
+        alpha, balance, fat_continuity = chosen["alpha"], chosen["balanced"], chosen["fat_continuity"]
+    ok = rule_mask(samples, cfg.qc, fat_continuity)
+    model, oof = train(samples, alpha=alpha, balance=balance, rule_ok=ok)
+    save_quality_model(model, args.out or DEMO_QUALITY_DIR)
     dice = [s.dice for s in samples]
-    report = {"threshold": model.threshold, **model.meta,
+    passed = ok & (oof >= model.threshold)
+    insample = ok & (model.predict([s.x() for s in samples]) >= model.threshold)
+    report = {"threshold": model.threshold, "fat_continuity_check": fat_continuity, **model.meta,
               "out_of_fold_mae": round(float(sum(abs(p - d) for p, d in zip(oof, dice, strict=True))
                                              / len(dice)), 4),
               "out_of_fold_above_truth_share": round(float(sum(p > d for p, d in zip(oof, dice, strict=True))
                                                            / len(dice)), 4),
+              "gate_out_of_fold": {"model_masks": gate_numbers(samples, passed, lambda s: s.kind == "model"),
+                                   "deliverable_masks": gate_numbers(samples, passed, deliverable)},
+              "gate_in_sample": {"model_masks": gate_numbers(samples, insample, lambda s: s.kind == "model"),
+                                 "deliverable_masks": gate_numbers(samples, insample, deliverable)},
               "rule_sets_out_of_fold": compare_rule_sets(samples, oof, model.threshold, cfg.qc),
+              "selection": selection,
               "oof": [{"case": s.case, "kind": s.kind, "dice": s.dice, "predicted": round(float(p), 4)}
                       for s, p in zip(samples, oof, strict=True)]}
     if args.report:
