@@ -100,3 +100,15 @@ def test_threshold_is_the_lowest_meeting_the_targets() -> None:
     assert choose_threshold(pred, dice, margin=0.02) == pytest.approx(0.725)
     w = balance_weights(np.array([0.05, 0.95, 0.96, 0.97]))
     assert w[0] == pytest.approx(3 * w[1]) and w.mean() == pytest.approx(1.0)
+
+
+def test_switched_on_without_a_model_routes_to_review(tmp_path) -> None:
+    """config.yaml turns fat_continuity off in the regressor's favour: a missing model file must
+    not silently leave the weaker gate in place."""
+    a = P.tumour.astype(np.uint8)
+    mask = Mask(array=a, geometry=GRID, model_id="fixed", probabilities=_prob_around(P.tumour),
+                agreement=0.99)
+    cfg = QcConfig(quality_check=True, quality_model_dir=tmp_path / "absent")
+    r = run_qc(mask, None, False, cfg, image=P.image)
+    assert QcCode.PREDICTED_QUALITY in {x.code for x in r.reasons}
+    assert r.status != "pass"

@@ -192,11 +192,15 @@ def _anatomy_checks(image: np.ndarray, mask: Mask, cfg: QcConfig,
 
 def _quality_check(mask: Mask, probs: np.ndarray | None, cfg: QcConfig,
                    values: dict[str, float | None], fail: Callable[..., None]) -> None:
-    """The learned regressor's pessimistic Dice estimate (skipped when no model is installed)."""
+    """The learned regressor's pessimistic Dice estimate. Switched on without a model installed
+    it fails (review), never passes: config.yaml turns ``fat_continuity`` off in its favour, so a
+    silent skip would deliver with a weaker gate than configured."""
     from node.qc.quality import feature_vector, load_quality_model, softmax_features
 
     model = load_quality_model(cfg.quality_model_dir)
     if model is None:
+        fail(QcCode.PREDICTED_QUALITY, 0.0, 1.0,
+             "qc.quality_check is on but no quality model is installed (qc.quality_model_dir)")
         return
     extra = softmax_features(mask.array, probs, _voxel_ml(mask))
     predicted = float(model.predict(feature_vector(values, extra))[0])

@@ -36,8 +36,8 @@ EXTRA_FEATURES = ("log_volume_ml", "prob_inside", "prob_rim_outside", "prob_edge
                   "model_mask_dice", "model_mask_cover")
 FEATURES = QC_FEATURES + EXTRA_FEATURES
 
-_CROSS = np.zeros((1, 3, 3), bool)
-_CROSS[0, 1, :] = _CROSS[0, :, 1] = True
+#: 4-connected in-plane neighbourhood (no through-plane step: slices are 3-6 mm apart)
+_CROSS = ndimage.generate_binary_structure(2, 1)[np.newaxis]
 
 
 def softmax_features(mask: np.ndarray, prob: np.ndarray | None, voxel_ml: float) -> dict[str, float]:

@@ -49,11 +49,11 @@ def _near_truth() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
     """'Almost right' masks like the hold-out's (a one-voxel rim missing, an end slice lost)
     beside wrong ones (a deeper rim, over-growth, small and large leaks into fat, a shift, a
     half-cut truth): Dice spread over the 0.5-0.95 range the threshold has to split."""
+    from scipy import ndimage
+
     from node.qc.tuning import cut_half, erode, grow_into_fat
 
-    cross = np.zeros((1, 3, 3), bool)
-    cross[0, 1, :] = cross[0, :, 1] = True
-    from scipy import ndimage
+    cross = ndimage.generate_binary_structure(2, 1)[np.newaxis]  # in-plane, as node.qc.quality
 
     return {
         "nt_erode_1": lambda img, t: erode(t, 1),
