@@ -70,15 +70,14 @@ def build_ae(cfg: ReceiveConfig) -> AE:
 
 def _serve(ae: AE, cfg: ReceiveConfig, bound: list, ssl_ctx: ssl.SSLContext | None,
            ctx: handlers.ReceiveContext,
-           before_accept: Callable[[GuardedServer], None] | None = None) -> GuardedServer:
+           pool: WorkerPool | None = None) -> GuardedServer:
     """``AE.start_server(block=False)`` with our :class:`GuardedServer` (pynetdicom's public
     ``make_server(server_class=...)``), served from a daemon thread."""
     server = ae.make_server((cfg.host, cfg.port), ssl_context=ssl_ctx, evt_handlers=bound,
                             server_class=GuardedServer)
     _configure(server, cfg)
     server.on_refused = lambda refusal: handlers.record_refusal(refusal, ctx)
-    if before_accept is not None:
-        before_accept(server)
+    server.pool = pool
     thread = threading.Thread(target=server.serve_forever, name="lipo-node-scp-accept", daemon=True)
     thread.start()
     ae._servers.append(server)  # so ae.shutdown() and server.shutdown() work as upstream's
@@ -126,7 +125,7 @@ def _start_workers(cfg: ReceiveConfig, store: Store,
     """Started (and waited for) before the port is bound: a sender that connects finds the
     ingest processes ready, not importing."""
     n = worker_count(cfg.ingest_processes)
-    if n <= 0 or store.db_path is None:
+    if n <= 0:
         return None
     spec = WorkerSpec(receive=cfg, db_path=store.db_path, spool_dir=store.spool.root,
                       store=store.cfg, log_level=logging.getLogger().getEffectiveLevel(),
@@ -135,12 +134,6 @@ def _start_workers(cfg: ReceiveConfig, store: Store,
     pool.start()
     log.info("%d ingest processes serve plain-TCP associations", n)
     return pool
-
-
-def _attach(server: GuardedServer, pool: WorkerPool | None) -> None:
-    if pool is not None:
-        server.pool = pool
-        server.hand_off = pool.hand_off
 
 
 def start_scp(
@@ -169,7 +162,7 @@ def start_scp(
     ssl_ctx = tls_context(cfg.tls) if cfg.tls is not None else None
     pool = _start_workers(cfg, store, on_stored)
     try:
-        server = _serve(build_ae(cfg), cfg, bound, ssl_ctx, ctx, lambda srv: _attach(srv, pool))
+        server = _serve(build_ae(cfg), cfg, bound, ssl_ctx, ctx, pool)
     except BaseException:
         if pool is not None:
             pool.stop()

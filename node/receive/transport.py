@@ -40,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynetdicom.association import Association
 from pynetdicom.dimse import DIMSEServiceProvider
@@ -54,6 +54,9 @@ from pynetdicom.transport import (
 
 from node.receive.dimse_fast import dimse_sent_observed, fast_store_success, quiet_standard_handlers
 from node.receive.reactor import EventDUL, run_acceptor_reactor
+
+if TYPE_CHECKING:
+    from node.receive.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -232,12 +235,11 @@ class GuardedServer(ThreadedAssociationServer):
     request_deadline_s: float = 5.0
     max_pending: int = 128
     on_refused: Callable[[Refusal], None] | None = None
-    #: gives a plain-TCP connection whose A-ASSOCIATE-RQ was read to an ingest process
-    #: (:class:`node.receive.workers.WorkerPool`); False means: serve it here
-    hand_off: Callable[[socket.socket, Any, bytes], bool] | None = None
     #: in an ingest process: told when an adopted connection could not become an association
     on_adopt_failed: Callable[[], None] | None = None
-    pool: Any = None
+    #: ingest processes (:class:`node.receive.workers.WorkerPool`) that plain-TCP connections
+    #: are handed to once their A-ASSOCIATE-RQ was read; stopped with this server
+    pool: WorkerPool | None = None
 
     def __init__(self, ae: Any, address: Any, ae_title: str, contexts: Any,
                  ssl_context: ssl.SSLContext | None = None, evt_handlers: Any = None,
@@ -294,9 +296,9 @@ class GuardedServer(ThreadedAssociationServer):
             _drop(sock)
             self._refused(Refusal(host, "evicted_pre_association"))
             return
-        if self.hand_off is not None and self._tls is None:
+        if self.pool is not None and self._tls is None:
             try:
-                if self.hand_off(sock, client_address, prefix):
+                if self.pool.hand_off(sock, client_address, prefix):
                     return
             except Exception:
                 log.exception("hand-off to an ingest process failed; serving it here")

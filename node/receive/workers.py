@@ -268,6 +268,22 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
+def _read_handoff(ctrl: socket.socket) -> tuple[int | None, dict[str, Any], bytes] | None:
+    """One hand-off as :meth:`WorkerPool.hand_off` framed it (the descriptor rides on the
+    length header); None when the main process closed the control socket."""
+    try:
+        header, fds, _, _ = socket.recv_fds(ctrl, _HEADER.size, 1)
+        if not header:
+            return None
+        header += _recv_exact(ctrl, _HEADER.size - len(header))
+        payload = _recv_exact(ctrl, _HEADER.unpack(header)[0])
+    except (EOFError, OSError):
+        return None
+    meta_len = _HEADER.unpack_from(payload)[0]
+    meta = json.loads(payload[_HEADER.size:_HEADER.size + meta_len])
+    return (fds[0] if fds else None), meta, payload[_HEADER.size + meta_len:]
+
+
 def worker_main(spec: WorkerSpec, ctrl: socket.socket, log_queue: Any, index: int) -> None:
     """Serve handed-off associations until the main process closes the control socket."""
     _die_with_parent()
@@ -290,26 +306,12 @@ def worker_main(spec: WorkerSpec, ctrl: socket.socket, log_queue: Any, index: in
                                  on_closed=lambda: report(_CLOSED))
     report(_READY)
     try:
-        while True:
-            try:
-                header, fds, _, _ = socket.recv_fds(ctrl, _HEADER.size, 1)
-                if len(header) < _HEADER.size:
-                    header += _recv_exact(ctrl, _HEADER.size - len(header)) if header else b""
-                if not header:
-                    break
-                payload = _recv_exact(ctrl, _HEADER.unpack(header)[0])
-            except (EOFError, OSError):
-                break
-            if not fds:
+        while (handoff := _read_handoff(ctrl)) is not None:
+            fd, meta, prefix = handoff
+            if fd is None:
                 log.error("ingest worker %d: hand-off without a socket", index)
                 continue
-            meta_len = _HEADER.unpack_from(payload)[0]
-            meta = json.loads(payload[_HEADER.size:_HEADER.size + meta_len])
-            prefix = payload[_HEADER.size + meta_len:]
-            sock = socket.socket(fileno=fds[0])
-            for extra in fds[1:]:
-                os.close(extra)
-            server.adopt(sock, (meta["host"], meta["port"]), prefix)
+            server.adopt(socket.socket(fileno=fd), (meta["host"], meta["port"]), prefix)
     finally:
         # let open associations finish (bounded), as the main process's own shutdown does
         deadline = time.monotonic() + DRAIN_S

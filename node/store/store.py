@@ -155,7 +155,7 @@ class Store:
         self._cfg = cfg
         #: where this store lives, for an ingest process that opens the same one
         self.cfg = cfg
-        self.db_path: Path | None = Path(db_path)
+        self.db_path = Path(db_path)
         self.spool = Spool(Path(spool_dir))
         self._conn: sqlite3.Connection = connect(db_path)
         ensure_schema(self._conn, SCHEMA)
