@@ -31,3 +31,15 @@ def split_profiles(root: Path, pool_profile: str, n: int, max_matrix: int,
         labels[labels.Patient.isin(pats)].to_csv(root / prof / "labels.csv", index=False)
         out[prof] = root / prof
     return out
+
+
+#: radiomics parameters light enough for CI (first order, shape, GLCM; no filters)
+LIGHT_PARAMS = """version: test_light
+pyradiomics: {binCount: 16, voxelArrayShift: 300, label: 1, minimumROIDimensions: 1,
+              minimumROISize: 1, geometryTolerance: 1.0e-3, correctMask: true,
+              additionalInfo: false}
+texture_classes: [firstorder, shape, glcm]
+log_sigma_mm: []
+lbp: null
+extra: {orientation: true, gabor: null, vesselness: null, phase: null}
+"""

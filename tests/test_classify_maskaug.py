@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cohort_helpers import split_profiles
+from cohort_helpers import LIGHT_PARAMS, split_profiles
 
 from node.classify import maskaug
 from node.classify.bundle import load_bundle, platt_apply
@@ -101,15 +101,6 @@ def test_platt_map_is_monotone_and_moves_probabilities() -> None:
     assert np.allclose(platt_apply(p, 1.0, 0.0), p, atol=1e-9)
 
 
-LIGHT_PARAMS = """version: test_light
-pyradiomics: {binCount: 16, voxelArrayShift: 300, label: 1, minimumROIDimensions: 1,
-              minimumROISize: 1, geometryTolerance: 1.0e-3, correctMask: true,
-              additionalInfo: false}
-texture_classes: [firstorder, shape, glcm]
-log_sigma_mm: []
-lbp: null
-extra: {orientation: true, gabor: null, vesselness: null, phase: null}
-"""
 
 
 @pytest.mark.timeout(1200)

@@ -16,21 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cohort_helpers import split_profiles
+from cohort_helpers import LIGHT_PARAMS, split_profiles
 
 from node.cli import main
 from node.radiomics.register import load_registration
 from node.synthetic.sequences import add_sequences
-
-LIGHT_PARAMS = """version: test_light
-pyradiomics: {binCount: 16, voxelArrayShift: 300, label: 1, minimumROIDimensions: 1,
-              minimumROISize: 1, geometryTolerance: 1.0e-3, correctMask: true,
-              additionalInfo: false}
-texture_classes: [firstorder, shape, glcm]
-log_sigma_mm: []
-lbp: null
-extra: {orientation: true, gabor: null, vesselness: null, phase: null}
-"""
 
 
 @pytest.fixture(scope="module")
