@@ -159,13 +159,7 @@ def _appearance(case: CaseDraw, index: int, semi: np.ndarray, septa: list[Septum
         a, b, c = (float(v) for v in semi)
         vol = 4 / 3 * math.pi * a * b * c * float(rng.uniform(*LIPOMA_FOCI_VOLUME))
         k = int(rng.integers(1, 4))
-        for w in rng.dirichlet(np.ones(k)):
-            r = (3 * w * vol / (4 * math.pi)) ** (1 / 3)
-            stretch = rng.uniform(0.75, 1.3, 3)
-            stretch /= np.prod(stretch) ** (1 / 3)
-            cen = _unit(rng) * float(rng.uniform(0, 0.55)) * semi
-            nodules = [*nodules, Nodule(tuple(float(v) for v in cen),
-                                        tuple(float(v) for v in r * stretch))]
+        nodules = [*nodules, *_place_nodules(rng, k, vol, semi)]
         solid = FOCI_SOLID[0] + solid_draw * (FOCI_SOLID[1] - FOCI_SOLID[0])
     return septa, nodules, solid
 
@@ -174,6 +168,19 @@ def _unit(rng: np.random.Generator) -> np.ndarray:
     v = rng.normal(size=3)
     return v / np.linalg.norm(v)
 
+
+
+def _place_nodules(rng: np.random.Generator, k: int, volume: float, semi: np.ndarray) -> list[Nodule]:
+    """``k`` ellipsoidal nodules sharing ``volume`` (Dirichlet split), each mildly stretched and
+    placed inside the inner 55 % of the tumour."""
+    out = []
+    for w in rng.dirichlet(np.ones(k)):
+        r = (3 * w * volume / (4 * math.pi)) ** (1 / 3)
+        stretch = rng.uniform(0.75, 1.3, 3)
+        stretch /= np.prod(stretch) ** (1 / 3)
+        cen = _unit(rng) * float(rng.uniform(0, 0.55)) * semi
+        out.append(Nodule(tuple(float(v) for v in cen), tuple(float(v) for v in r * stretch)))
+    return out
 
 def design_tumour(case: CaseDraw, surface, rng: np.random.Generator, index: int = 0) -> Tumour:
     """Place and build the tumour of ``case``; ``surface(theta)`` gives (skin radius, fat)."""
@@ -224,12 +231,7 @@ def design_tumour(case: CaseDraw, surface, rng: np.random.Generator, index: int 
     nodules = []
     if alt and nodule_vol > 0.01 * volume:
         k = int(rng.integers(1, 5))
-        for w in rng.dirichlet(np.ones(k)):
-            r = (3 * w * nodule_vol / (4 * math.pi)) ** (1 / 3)
-            stretch = rng.uniform(0.75, 1.3, 3)
-            stretch /= np.prod(stretch) ** (1 / 3)
-            cen = _unit(rng) * float(rng.uniform(0, 0.55)) * semi
-            nodules.append(Nodule(tuple(float(v) for v in cen), tuple(float(v) for v in r * stretch)))
+        nodules.extend(_place_nodules(rng, k, nodule_vol, semi))
     rng.uniform()  # was a label-dependent fat T1 draw; kept so the geometry stream is unchanged
     cover = float(rng.uniform(1.5, 5.0))
     septa, nodules, solid = _appearance(case, index, semi, septa, nodules)
