@@ -120,6 +120,15 @@ def test_labels_feed_the_randomiser() -> None:
     assert mask.sum() > 0 and float(image.max()) > 0
 
 
+@pytest.mark.parametrize("index", [72, 142])
+def test_a_section_without_a_deep_site_draws_the_body_again(index: int) -> None:
+    """Cases 72 and 142 of seed 2027 drew a body section with no muscle deep enough for their deep
+    tumour and crashed (``rng.integers(0)``) instead of drawing again."""
+    rng = np.random.default_rng([2027 * 1_000_003 + index, 0x1AB5])
+    lm = draw_labelmap(rng)
+    assert lm.mask.any()
+
+
 def test_cohort_writes_worc_layout_that_round_trips_and_resumes(tmp_path: Path) -> None:
     out = labelmap_cohort(2, tmp_path / "c", seed=5, max_matrix=96)
     cases = sorted(p for p in out.iterdir() if p.is_dir())

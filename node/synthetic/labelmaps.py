@@ -649,6 +649,8 @@ def _place_tumour(rng: np.random.Generator, anat: _Anatomy, depth: str, vol: flo
     cand = inner & (margin < 3) if depth == "intermuscular" else inner & (margin > 6)
     if not cand.any():
         cand = inner
+    if not cand.any():  # no muscle deep enough in this section (a thin one): draw the body again
+        raise _PlacementError(f"no {depth} site in the section at z {zc:.0f} mm")
     idx = np.argwhere(cand)
     # prefer candidates far enough from the skin for the tumour's size (deep ones)
     iy, ix = idx[int(rng.integers(len(idx)))]
