@@ -129,3 +129,56 @@ def test_six_points_beat_the_automatic_model_on_the_same_superficial_tumours(tmp
         auto.append(dice((fg > 0.5).astype(np.uint8), truth))
     print(f"superficial Dice: interactive {np.mean(interactive):.3f} vs automatic {np.mean(auto):.3f}")
     assert np.mean(interactive) > np.mean(auto)
+
+
+def test_a_model_folder_keeps_its_own_patch_and_still_predicts_at_the_crop_size(tmp_path: Path) -> None:
+    """A model trained at the first (8, 40, 40) patch loads beside the code's new default and
+    answers at the size of the crop it was given; a patch the pooling cannot halve is refused."""
+    import torch
+
+    from node.segment.interactive_net import PATCH, InteractiveNet, UNet3D, save
+
+    torch.manual_seed(0)
+    save(UNet3D(width=4), tmp_path / "old", {"model_id": "old@test", "width": 4}, patch=(8, 40, 40))
+    old = InteractiveNet.load(tmp_path / "old")
+    assert old.patch == (8, 40, 40) and old.patch != PATCH
+    mask = _ellipsoid()
+    pts = simulate_points(mask, np.random.default_rng(0), inward=0)
+    crop = mask.astype(np.float32) * 100 + 10
+    assert old.predict(crop, pts, (4.0, 1.0, 1.0)).shape == crop.shape
+    save(UNet3D(width=4), tmp_path / "bad", {"model_id": "bad@test", "width": 4}, patch=(10, 40, 40))
+    with pytest.raises(ValueError, match="not divisible"):
+        InteractiveNet.load(tmp_path / "bad")
+
+
+def test_intensity_augmentation_changes_contrast_but_not_shape_or_finiteness() -> None:
+    from node.segment.interactive_train import augment_intensity
+
+    crop = (_ellipsoid().astype(np.float32) * 300 + 50
+            + np.random.default_rng(1).normal(0, 5, (20, 60, 60)).astype(np.float32))
+    a = augment_intensity(crop, np.random.default_rng(2))
+    b = augment_intensity(crop, np.random.default_rng(2))
+    assert a.shape == crop.shape and a.dtype == np.float32 and np.isfinite(a).all()
+    assert np.array_equal(a, b)  # the draw, not the call, decides
+    inside, outside = a[_ellipsoid() > 0].mean(), a[_ellipsoid() == 0].mean()
+    assert inside > outside  # the tumour stays brighter than its surroundings
+    flat = np.full((4, 8, 8), 7.0, dtype=np.float32)
+    assert np.array_equal(augment_intensity(flat, np.random.default_rng(0)), flat)
+
+
+def test_trimmed_training_cases_give_the_same_crops_as_the_whole_image() -> None:
+    """Trimming a case to its tumour plus more than any crop margin must not change the crop the
+    points select (else training would see other inputs than inference)."""
+    from node.segment.interactive_train import _trim
+
+    shape = (30, 160, 150)
+    mask = _ellipsoid(shape, centre=(14, 70, 90), radii=(6, 30, 20))
+    image = np.random.default_rng(3).normal(100, 20, shape).astype(np.float32) + mask * 200
+    timg, tmask = _trim(image, mask)
+    assert tmask.sum() == mask.sum() and timg.size < image.size
+    for seed in range(5):
+        pts = simulate_points(mask, np.random.default_rng(seed), inward=3)
+        box = crop_box(pts, shape, (4.0, 0.8, 0.8))
+        shift = np.argwhere(mask).min(axis=0) - np.argwhere(tmask).min(axis=0)
+        tbox = crop_box(pts - shift, timg.shape, (4.0, 0.8, 0.8))
+        assert np.array_equal(image[box.slices], timg[tbox.slices])

@@ -44,6 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--batch", type=int, default=8)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--lr", type=float, default=2e-3, help="initial learning rate (poly decay)")
+    t.add_argument("--workers", type=int, default=0, help="batch-building loader processes")
+    t.add_argument("--patch", type=int, nargs=3, default=None, metavar=("Z", "Y", "X"),
+                   help="network input size (default: the code's PATCH)")
+    t.add_argument("--init-from", type=Path, default=None, help="model folder to continue from")
+    t.add_argument("--val-cohort", type=Path, default=None,
+                   help="score this cohort at the end instead of every tenth training case")
+    t.add_argument("--max-val", type=int, default=None, help="score at most this many cases")
     t.set_defaults(func=_train)
 
 
@@ -90,9 +98,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from node.segment.interactive_net import PATCH
     from node.segment.interactive_train import train_interactive
 
     report = train_interactive(args.cohort_dir, args.out, minutes=args.minutes, seed=args.seed,
-                               width=args.width, batch=args.batch, threads=args.threads)
+                               width=args.width, batch=args.batch, threads=args.threads, lr=args.lr,
+                               workers=args.workers, patch=tuple(args.patch or PATCH),
+                               init_from=args.init_from, val_dir=args.val_cohort, max_val=args.max_val)
     print(json.dumps(asdict(report), indent=2))
     return 0
