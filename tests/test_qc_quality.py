@@ -51,7 +51,7 @@ def test_shipped_model_loads_with_its_threshold() -> None:
 
 def test_correct_mask_is_predicted_good_and_passes_with_a_margin() -> None:
     """Not a knife-edge pass: the correct mask's estimate clears the shipped threshold by ≥ 0.05
-    (0.836 vs 0.745 for the model trained on the extended development set)."""
+    (0.836 vs 0.745 for v2 trained on the extended development set)."""
     r = _qc(P.tumour)
     q = r.measurements["predicted_quality"]
     assert q is not None
