@@ -101,3 +101,22 @@ def test_result_serialises_for_result_json() -> None:
     data = result.model_dump(mode="json")
     assert data["status"] == "fail"
     assert {r["code"] for r in data["reasons"]} == {"empty_mask", "selection_uncertain"}
+
+
+def test_a_kept_fragment_whose_dropped_neighbour_is_larger_is_flagged() -> None:
+    """The clean-up kept a small lobe and removed a larger confident piece (seed-22 hold-out
+    case 046: 8 ml kept, 210 ml dropped, Dice 0.11): review. A dropped speck is not a reason."""
+    kept = ball((12, 20, 20), 9.0)
+    large = ball((12, 44, 44), 16.0)
+    speck = ball((12, 50, 12), 4.0)
+    probs = np.where((kept | large) > 0, 0.95, 0.02).astype(np.float32)
+    result = run_qc(make_mask(kept), probs, False, CFG)
+    assert QcCode.CLEANUP_DROPPED_MORE in codes(result)
+    ratio = result.measurements["dropped_over_kept"]
+    assert ratio == pytest.approx(large.sum() / kept.sum(), rel=1e-3) and ratio > 1
+    small = np.where((large | speck) > 0, 0.95, 0.02).astype(np.float32)
+    ok = run_qc(make_mask(large), small, False, CFG)
+    assert QcCode.CLEANUP_DROPPED_MORE not in codes(ok)
+    assert 0 < ok.measurements["dropped_over_kept"] < 0.1
+    off = run_qc(make_mask(kept), probs, False, CFG.model_copy(update={"max_dropped_over_kept": None}))
+    assert QcCode.CLEANUP_DROPPED_MORE not in codes(off) and "dropped_over_kept" not in off.measurements

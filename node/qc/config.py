@@ -43,6 +43,10 @@ class QcConfig(BaseModel):
     opening_mm: float = Field(3.0, gt=0, description="ball radius of that opening")
     min_solidity: float = Field(0.2, ge=0, le=1, description="mask volume / convex hull volume")
     min_fat_share: float = Field(0.3, ge=0, le=1, description="share of fat-bright mask voxels")
+    max_dropped_over_kept: float | None = Field(
+        1.0, ge=0, description="largest confident piece the clean-up removed / the kept mask "
+        "(cleanup_dropped_more); None = off"
+    )
     interactive_check: bool = Field(
         True, description="re-segment from the mask's six extreme points with the interactive model"
     )
