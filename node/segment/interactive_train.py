@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from node.segment.interactive import (
+    MARGIN_FRACTION,
+    MIN_MARGIN,
     InteractiveMethod,
     check_points,
     crop_box,
@@ -37,8 +39,9 @@ from node.segment.interactive import (
 )
 from node.segment.interactive_net import PATCH, POOL, InteractiveNet, UNet3D, make_input, save
 
-TRIM_FRACTION = 0.15  # > MARGIN_FRACTION of node.segment.interactive
-TRIM_VOXELS = 10  # > MIN_MARGIN
+# more than any crop margin, so a trimmed case gives the crop the whole image would
+TRIM_FRACTION = MARGIN_FRACTION + 0.05
+TRIM_VOXELS = MIN_MARGIN + 2
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def _trim(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(image[box]), np.ascontiguousarray(mask[box])
 
 
-def load_cases(cohort_dir: Path, trim: bool = True) -> list[Case]:
+def load_cases(cohort_dir: Path) -> list[Case]:
     cases = []
     for d in sorted(p for p in Path(cohort_dir).iterdir() if (p / "segmentation.nii.gz").is_file()):
         img = sitk.ReadImage(str(d / "image.nii.gz"))
@@ -81,9 +84,7 @@ def load_cases(cohort_dir: Path, trim: bool = True) -> list[Case]:
             continue
         truth = d / "truth.json"
         depth = json.loads(truth.read_text())["depth"] if truth.is_file() else "unknown"
-        image = sitk.GetArrayFromImage(img).astype(np.float32)
-        if trim:
-            image, mask = _trim(image, mask)
+        image, mask = _trim(sitk.GetArrayFromImage(img).astype(np.float32), mask)
         cases.append(Case(d.name, image, mask.astype(np.uint8),
                           tuple(float(s) for s in img.GetSpacing()[::-1]), depth))  # type: ignore[arg-type]
     return cases
@@ -105,13 +106,11 @@ def augment_intensity(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _sample(case: Case, rng: np.random.Generator, patch: tuple[int, int, int] = PATCH,
-            augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def _sample(case: Case, rng: np.random.Generator,
+            patch: tuple[int, int, int] = PATCH) -> tuple[torch.Tensor, torch.Tensor]:
     pts = check_points(simulate_points(case.mask, rng, inward=3), case.image.shape)
     box = crop_box(pts, case.image.shape, case.spacing_zyx)
-    crop = case.image[box.slices]
-    if augment:
-        crop = augment_intensity(crop, rng)
+    crop = augment_intensity(case.image[box.slices], rng)
     x = make_input(crop, pts - np.asarray(box.lo), case.spacing_zyx, patch)
     y = F.interpolate(torch.from_numpy(case.mask[box.slices]).float()[None, None], size=patch,
                       mode="trilinear", align_corners=False)
