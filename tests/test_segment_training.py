@@ -160,3 +160,32 @@ def test_cached_prediction_is_reused_and_keyed_by_model(tiny_model: Path, tmp_pa
     segmenter.model_id = "other@000000000000"
     third = predict_cached(segmenter, itk, "case-a", tmp_path)
     assert np.array_equal(third.array, first.array)  # another model id: computed, not read
+
+
+def _bundled_net(n_classes: int) -> torch.nn.Module:
+    from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
+
+    plans = json.loads((Path(__file__).parents[1] / "node/models/demo/seg/plans.json").read_text())
+    arch = plans["configurations"]["3d_fullres"]["architecture"]
+    return get_network_from_plans(arch["network_class_name"], arch["arch_kwargs"],
+                                  arch["_kw_requires_import"], 1, n_classes, deep_supervision=True)
+
+
+def test_fine_tuning_starts_from_every_weight_heads_included() -> None:
+    """nnU-Net's own loader re-initialises the 1×1 heads; fine-tuning the same task must keep them
+    (else a short CPU budget is spent re-learning them). Another label count falls back to it."""
+    from node.segment.training import load_pretrained
+
+    ckpt = Path(__file__).parents[1] / "node/models/demo/seg/fold_0/checkpoint_final.pth"
+    saved = torch.load(str(ckpt), map_location="cpu", weights_only=False)["network_weights"]
+    torch.manual_seed(0)
+    net = _bundled_net(2)
+    heads = [k for k in saved if "seg_layers" in k]
+    assert heads and not torch.equal(net.state_dict()[heads[0]], saved[heads[0]])
+    assert load_pretrained(net, ckpt) is True
+    assert all(torch.equal(v, saved[k]) for k, v in net.state_dict().items())
+    other = _bundled_net(3)
+    assert load_pretrained(other, ckpt) is False
+    body = next(k for k in saved if "seg_layers" not in k and k.endswith("weight"))
+    assert torch.equal(other.state_dict()[body], saved[body])
+    assert other.state_dict()[heads[0]].shape != saved[heads[0]].shape

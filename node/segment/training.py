@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from node.segment.dataset import convert_cohort
 from node.segment.slim_plan import CONFIGURATION, SLIM_PLANS_NAME, SlimPlan, slim_plans
@@ -99,6 +100,26 @@ def export_model(training_output: Path, fold: int, out_dir: Path) -> Path:
     return target
 
 
+def load_pretrained(network: Any, checkpoint: Path) -> bool:
+    """Start ``network`` from ``checkpoint``; True when every weight, the heads included, was taken.
+
+    nnU-Net's ``load_pretrained_weights`` re-initialises the final 1×1 segmentation heads (made for
+    transfer to another label set). Fine-tuning the same task at a lower learning rate would then
+    spend its first epochs re-learning them from random weights, which a short CPU budget cannot
+    afford; so the whole state is loaded when it matches and nnU-Net's loader is the fallback."""
+    import torch
+    from nnunetv2.run.load_pretrained_weights import load_pretrained_weights
+
+    state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)["network_weights"]
+    target = network.module if hasattr(network, "module") else network
+    own = target.state_dict()
+    if own.keys() == state.keys() and all(own[k].shape == v.shape for k, v in state.items()):
+        target.load_state_dict(state)
+        return True
+    load_pretrained_weights(network, str(checkpoint), verbose=False)
+    return False
+
+
 def train_seg(
     cohort_dir: Path,
     out_dir: Path,
@@ -115,8 +136,8 @@ def train_seg(
 ) -> TrainResult:
     """Train a slim nnU-Net on a WORC cohort and export it to ``out_dir`` (fold 0).
 
-    ``pretrained``: a checkpoint of the same slim architecture to start from (nnU-Net's
-    ``load_pretrained_weights``: all layers but the final 1×1 segmentation heads)."""
+    ``pretrained``: a checkpoint of the same slim architecture to start from (``load_pretrained``:
+    every layer, the 1×1 heads too when they match)."""
     import torch
     from batchgenerators.utilities.file_and_folder_operations import load_json, save_json
     from nnunetv2.experiment_planning.plan_and_preprocess_api import (
@@ -157,10 +178,8 @@ def train_seg(
         trainer.set_budget(budget.epochs, budget.iterations_per_epoch, budget.val_iterations, max_s,
                            budget.initial_lr, budget.fit_to_deadline)
         if pretrained is not None:
-            from nnunetv2.run.load_pretrained_weights import load_pretrained_weights
-
             trainer.initialize()
-            load_pretrained_weights(trainer.network, str(pretrained), verbose=False)
+            load_pretrained(trainer.network, pretrained)
         trainer.run_training()
         dice = trainer.logger.get_value("ema_fg_dice", step=-1) if trainer.current_epoch else None
         epochs_run = trainer.current_epoch
