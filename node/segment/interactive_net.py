@@ -18,6 +18,7 @@ loaded once, then ``predict`` many times (STYLE.md, nnU-Net "load once").
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,20 @@ import torch.nn.functional as F  # noqa: N812 (torch convention)
 from torch import nn
 
 from node.segment.interactive import classical_crop, heat_map, normalise
+
+#: Test-time mirroring as nnU-Net does it: every combination of the three axes the training
+#: flipped (8 passes of a 16×64×64 patch, well under a second on a CPU). On the QC development set
+#: it moved six-point Dice from 0.908 to 0.913 and Dice ≥ 0.8 from 90.4 % to 91.2 % over the
+#: x-mirror alone (n 125, docs/evaluation/segmentation_generalisation.md §9).
+MIRROR_AXES: tuple[tuple[int, ...], ...] = tuple(
+    dims for r in range(4) for dims in itertools.combinations((2, 3, 4), r))
+
+
+def _flip(x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    return torch.flip(x, dims=list(dims)) if dims else x
+
+
+_unflip = _flip  # a flip is its own inverse
 
 PATCH: tuple[int, int, int] = (16, 64, 64)
 POOL: tuple[tuple[int, int, int], ...] = ((1, 2, 2), (2, 2, 2), (2, 2, 2))
@@ -100,10 +115,9 @@ class InteractiveNet:
     def predict(self, crop: np.ndarray, points_local: np.ndarray,
                 spacing_zyx: Sequence[float]) -> np.ndarray:
         x = make_input(crop, points_local, spacing_zyx, self.patch)
-        logits = self.net(x)
-        logits = logits + torch.flip(self.net(torch.flip(x, dims=[4])), dims=[4])  # mirror (nnU-Net TTA)
-        prob = torch.sigmoid(F.interpolate(logits / 2, size=crop.shape, mode="trilinear",
-                                           align_corners=False))
+        logits = sum(_unflip(self.net(_flip(x, dims)), dims) for dims in MIRROR_AXES)
+        prob = torch.sigmoid(F.interpolate(logits / len(MIRROR_AXES), size=crop.shape,
+                                           mode="trilinear", align_corners=False))
         return (prob[0, 0].numpy() > 0.5).astype(np.uint8)
 
 
