@@ -41,9 +41,6 @@ MIRROR_AXES: tuple[tuple[int, ...], ...] = tuple(
 def _flip(x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     return torch.flip(x, dims=list(dims)) if dims else x
 
-
-_unflip = _flip  # a flip is its own inverse
-
 PATCH: tuple[int, int, int] = (16, 64, 64)
 POOL: tuple[tuple[int, int, int], ...] = ((1, 2, 2), (2, 2, 2), (2, 2, 2))
 
@@ -115,7 +112,8 @@ class InteractiveNet:
     def predict(self, crop: np.ndarray, points_local: np.ndarray,
                 spacing_zyx: Sequence[float]) -> np.ndarray:
         x = make_input(crop, points_local, spacing_zyx, self.patch)
-        logits = sum(_unflip(self.net(_flip(x, dims)), dims) for dims in MIRROR_AXES)
+        # a flip is its own inverse: flip the input, run, flip the output back
+        logits = sum(_flip(self.net(_flip(x, dims)), dims) for dims in MIRROR_AXES)
         prob = torch.sigmoid(F.interpolate(logits / len(MIRROR_AXES), size=crop.shape,
                                            mode="trilinear", align_corners=False))
         return (prob[0, 0].numpy() > 0.5).astype(np.uint8)
