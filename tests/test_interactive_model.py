@@ -151,6 +151,30 @@ def test_a_model_folder_keeps_its_own_patch_and_still_predicts_at_the_crop_size(
         InteractiveNet.load(tmp_path / "bad")
 
 
+def test_test_time_mirroring_covers_every_axis_so_a_mirrored_input_gives_the_mirrored_answer() -> None:
+    """The training flips z, y and x; averaging over all eight combinations makes the answer for a
+    mirrored crop the mirror of the answer, for any weights. An x-only mirror (the earlier TTA)
+    fails this for z and y with random weights."""
+    import itertools
+
+    import torch
+
+    from node.segment.interactive_net import MIRROR_AXES, UNet3D, _flip, mirrored_logits
+
+    torch.manual_seed(3)
+    net = UNet3D(width=4).eval()
+    x = torch.randn(1, 3, 8, 16, 16)
+    with torch.inference_mode():
+        ref = mirrored_logits(net, x)
+        for dims in [d for r in (1, 2, 3) for d in itertools.combinations((2, 3, 4), r)]:
+            got = mirrored_logits(net, _flip(x, dims))
+            assert torch.allclose(got, _flip(ref, dims), atol=1e-5), dims
+        # the property is not free: one pass of the network alone is not mirror-equivariant
+        plain = net(_flip(x, (2,)))
+        assert not torch.allclose(plain, _flip(net(x), (2,)), atol=1e-3)
+    assert len(set(MIRROR_AXES)) == 8
+
+
 def test_intensity_augmentation_changes_contrast_but_not_shape_or_finiteness() -> None:
     from node.segment.interactive_train import augment_intensity
 

@@ -41,6 +41,12 @@ MIRROR_AXES: tuple[tuple[int, ...], ...] = tuple(
 def _flip(x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     return torch.flip(x, dims=list(dims)) if dims else x
 
+
+def mirrored_logits(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Mean logits over the mirror group: the prediction of a mirrored input is then the mirrored
+    prediction, whatever the weights learned (a flip is its own inverse: flip, run, flip back)."""
+    return sum(_flip(net(_flip(x, dims)), dims) for dims in MIRROR_AXES) / len(MIRROR_AXES)
+
 PATCH: tuple[int, int, int] = (16, 64, 64)
 POOL: tuple[tuple[int, int, int], ...] = ((1, 2, 2), (2, 2, 2), (2, 2, 2))
 
@@ -112,9 +118,7 @@ class InteractiveNet:
     def predict(self, crop: np.ndarray, points_local: np.ndarray,
                 spacing_zyx: Sequence[float]) -> np.ndarray:
         x = make_input(crop, points_local, spacing_zyx, self.patch)
-        # a flip is its own inverse: flip the input, run, flip the output back
-        logits = sum(_flip(self.net(_flip(x, dims)), dims) for dims in MIRROR_AXES)
-        prob = torch.sigmoid(F.interpolate(logits / len(MIRROR_AXES), size=crop.shape,
+        prob = torch.sigmoid(F.interpolate(mirrored_logits(self.net, x), size=crop.shape,
                                            mode="trilinear", align_corners=False))
         return (prob[0, 0].numpy() > 0.5).astype(np.uint8)
 
