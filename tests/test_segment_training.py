@@ -140,7 +140,7 @@ def test_segment_and_qc_stages_write_job_files(tiny_model: Path, tmp_path: Path)
 def test_cached_prediction_is_reused_and_keyed_by_model(tiny_model: Path, tmp_path: Path) -> None:
     """eval-seg --cache on a GPU machine, holdout evaluate / qc-tune --cache here: the second
     call must read the stored probabilities, give the same mask, and never serve another model."""
-    from node.segment.evaluate import predict_cached
+    from node.segment.evaluate import image_digest, predict_cached
 
     image, _truth = blob_case((14, 40, 44), seed=7)
     itk = sitk.GetImageFromArray(image.astype(np.float32))
@@ -149,7 +149,8 @@ def test_cached_prediction_is_reused_and_keyed_by_model(tiny_model: Path, tmp_pa
                                                     agreement_pass=False))
     first = predict_cached(segmenter, itk, "case-a", tmp_path)
     cached = sorted(tmp_path.iterdir())
-    assert [p.name for p in cached] == [f"case-a.{segmenter.model_id.replace('@', '_')}.prob.nii.gz"]
+    assert [p.name for p in cached] == [
+        f"case-a.{image_digest(itk)}.{segmenter.model_id.replace('@', '_')}.prob.nii.gz"]
     prob = sitk.GetArrayFromImage(sitk.ReadImage(str(cached[0])))
     sitk.WriteImage(sitk.GetImageFromArray(np.where(prob > 0, 0, 255).astype(np.uint8)), str(cached[0]))
     # the (tampered) cache is what the second call reads: proof that no network ran
@@ -157,6 +158,12 @@ def test_cached_prediction_is_reused_and_keyed_by_model(tiny_model: Path, tmp_pa
     assert second.array.shape == first.array.shape
     assert not np.array_equal(second.array, first.array)
     assert (second.array == (prob == 0)).all()
+    # another image under the same case name (a second cohort's dr-train-0000): computed, not read
+    other = sitk.GetImageFromArray(np.roll(image, 3, axis=2).astype(np.float32))
+    other.CopyInformation(itk)
+    moved = predict_cached(segmenter, other, "case-a", tmp_path)
+    assert not np.array_equal(moved.array, second.array)  # the tampered file was not read
+    assert len(list(tmp_path.iterdir())) == 2
     segmenter.model_id = "other@000000000000"
     third = predict_cached(segmenter, itk, "case-a", tmp_path)
     assert np.array_equal(third.array, first.array)  # another model id: computed, not read

@@ -66,11 +66,13 @@ def predict_cached(segmenter: Segmenter, image: sitk.Image, case: str, cache: Pa
 
     Re-running QC with other thresholds needs no network, and the network can run where a GPU
     is (``eval-seg --cache``) while QC and its tuning run here. The file name carries the model
-    id (folder name + weights digest), so another model never reads these probabilities.
+    id (folder name + weights digest), so another model never reads these probabilities, and a
+    digest of the image, so a case of the same name from another cohort (two randomised cohorts
+    both start at ``dr-train-0000``) never reads them either.
     """
     path = None
     if cache is not None:
-        path = cache / f"{case}.{segmenter.model_id.replace('@', '_')}.prob.nii.gz"
+        path = cache / f"{case}.{image_digest(image)}.{segmenter.model_id.replace('@', '_')}.prob.nii.gz"
         if path.is_file():  # foreground probability × 255, as the segment stage stores it
             prob = sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype(np.float32) / 255
             return _from_probabilities(prob, image, segmenter)
@@ -85,6 +87,16 @@ def predict_cached(segmenter: Segmenter, image: sitk.Image, case: str, cache: Pa
         # the mask is re-derived from the stored probabilities, so a rerun sees the same mask
         return _from_probabilities(prob8.astype(np.float32) / 255, image, segmenter)
     return mask
+
+
+def image_digest(image: sitk.Image) -> str:
+    """Twelve hex digits of the voxels and their grid: what the probabilities were computed on."""
+    import hashlib
+
+    h = hashlib.sha1(sitk.GetArrayViewFromImage(image).tobytes())
+    h.update(repr((image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection(),
+                   image.GetPixelIDValue())).encode())
+    return h.hexdigest()[:12]
 
 
 def _from_probabilities(prob: np.ndarray, image: sitk.Image, segmenter: Segmenter) -> Mask:
