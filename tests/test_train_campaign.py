@@ -34,6 +34,20 @@ def test_epochs_and_poly_schedule_are_fitted_to_the_deadline() -> None:
     assert late.num_epochs == 4 and late.lr_scheduler.max_steps == 4
 
 
+def test_the_plan_follows_the_epoch_time_all_run_long_not_just_the_first_epochs() -> None:
+    """A run that starts while other work shares the CPU must not stop early once it speeds up."""
+    t = _trainer(epoch=1, seconds_left=300.0)
+    t._epoch_done(30.0)  # contended first epoch
+    assert t.num_epochs in (10, 11)
+    t.current_epoch = 5
+    t._epoch_done(10.0)
+    assert t.num_epochs in (14, 15)  # median of 30 and 10 is 30: one fast epoch changes nothing
+    t._epoch_done(10.0)
+    assert t.num_epochs in (34, 35) and t.lr_scheduler.max_steps == t.num_epochs
+    t._epoch_done(60.0)  # one slow epoch (a checkpoint, a burst of other work) does not cut it
+    assert t.num_epochs in (34, 35)
+
+
 def test_training_set_mixes_kinds_and_survives_a_deadline(tmp_path: Path) -> None:
     plan = CampaignPlan(labelmap_cases=3, randomised_cases=0, twin_cases=0, workers=2, gen_minutes=3.0)
     info = make_training_set(plan, tmp_path / "cases")

@@ -22,7 +22,7 @@ class BudgetTrainer(nnUNetTrainer):
     """``nnUNetTrainer`` with settable epochs/iterations and a wall-clock stop."""
 
     deadline: float | None = None  # time.monotonic() value after which no new epoch starts
-    fit_to_deadline: bool = False  # re-plan the epoch count (and the poly LR) after epoch 1
+    fit_to_deadline: bool = False  # re-plan the epoch count (and the poly LR) after each epoch
 
     def set_budget(
         self, epochs: int, iterations: int, val_iterations: int, max_seconds: float | None,
@@ -50,10 +50,23 @@ class BudgetTrainer(nnUNetTrainer):
         assert self.deadline is not None
         left = self.deadline - time.monotonic()
         fit = self.current_epoch + max(1, int(left // max(epoch_seconds, 1e-3)))
-        self.num_epochs = max(self.current_epoch + 1, fit)
+        planned = max(self.current_epoch + 1, fit)
+        if planned != self.num_epochs:
+            self.print_to_log_file(f"epoch took {epoch_seconds:.1f} s: planning {planned} epochs "
+                                   "to end before the deadline")
+        self.num_epochs = planned
         self.lr_scheduler.max_steps = self.num_epochs
-        self.print_to_log_file(f"epoch took {epoch_seconds:.1f} s: planning {self.num_epochs} epochs "
-                               "to end before the deadline")
+
+    def _epoch_done(self, seconds: float) -> None:
+        """Re-plan after every epoch from the median of the last three epoch times.
+
+        Planning once, early, trusted the first epochs: on a shared CPU they ran at 120 s while
+        other work competed and later at 45 s, so a 70-minute run planned 34 epochs and ended
+        30 minutes early with its LR already at zero. The median keeps one slow epoch (a
+        checkpoint save, a burst of other work) from cutting the plan."""
+        self._epoch_seconds = [*getattr(self, "_epoch_seconds", []), seconds][-3:]
+        if self.fit_to_deadline and self.current_epoch >= 1:
+            self._refit_epochs(sorted(self._epoch_seconds)[len(self._epoch_seconds) // 2])
 
     def _do_i_compile(self) -> bool:
         # torch.compile on CPU is slow to warm up and unsupported for some ops: never for a demo
@@ -79,8 +92,7 @@ class BudgetTrainer(nnUNetTrainer):
                        for _ in range(self.num_val_iterations_per_epoch)]
                 self.on_validation_epoch_end(val)
             self.on_epoch_end()
-            if self.fit_to_deadline and self.current_epoch in (1, 3):  # 1: first guess; 3: warm
-                self._refit_epochs(time.monotonic() - t_epoch)
+            self._epoch_done(time.monotonic() - t_epoch)
             if self.deadline is not None and time.monotonic() > self.deadline:
                 self.print_to_log_file(f"wall-clock budget reached after epoch {self.current_epoch}")
                 break
