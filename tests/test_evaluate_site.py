@@ -107,6 +107,28 @@ def test_a_broken_case_is_listed_not_lost(site, tmp_path):
         assert len(list(csv.DictReader(fh))) == 11
 
 
+def test_failures_that_leave_one_class_get_a_clear_error_and_keep_the_csvs(site, tmp_path):
+    """Every ALT case fails (its mask is empty): the run must say why there is no AUC, not
+    crash in the metric, and keep what it scored."""
+    cohort, bundle, _ = site
+    one = tmp_path / "cohort"
+    for case in ("site-000", "site-001", "site-002", "site-003"):
+        (one / case).mkdir(parents=True)
+        for f in (cohort / case).iterdir():
+            (one / case / f.name).write_bytes(f.read_bytes())
+    (one / "labels.csv").write_text((cohort / "labels.csv").read_text())
+    for alt in ("site-001", "site-003"):
+        seg = sitk.ReadImage(str(one / alt / "segmentation.nii.gz"))
+        sitk.WriteImage(seg * 0, str(one / alt / "segmentation.nii.gz"))
+    out = tmp_path / "out"
+    with pytest.raises(SiteCohortError, match=r"all lipoma; an AUC needs both classes \(2 failed"):
+        run_site(one, out, load_config(None),
+                 SiteOptions(use_truth_masks=True, n_boot=200, bundles={"radiomics": bundle}))
+    with (out / "predictions_radiomics.csv").open() as fh:
+        assert {r["Patient"] for r in csv.DictReader(fh)} == {"site-000", "site-002"}
+    assert "site-001" in (out / "failures.csv").read_text()
+
+
 def test_cohort_without_labels_is_refused(tmp_path):
     with pytest.raises(SiteCohortError, match=r"labels\.csv"):
         run_site(tmp_path, tmp_path / "o", load_config(None), SiteOptions())

@@ -191,6 +191,16 @@ def run_site(cohort: Path, out_dir: Path, cfg: NodeConfig, opts: SiteOptions) ->
                          f"{s.truth_ml:.2f}", f"{s.predicted_ml:.2f}") for s in seg_scores)
     if not any(preds.values()):
         raise SiteCohortError(f"{cohort}: every case failed (see {out_dir / 'failures.csv'})")
+    # the AUC needs both classes among the *scored* cases: failures can take one class away even
+    # when labels.csv has both (a model that misses every small ALT); say so, keep the CSVs
+    for name, rows in preds.items():
+        scored = {lab for _, lab, _ in rows}
+        if len(scored) < 2:
+            only = "ALT" if scored == {1} else "lipoma"
+            raise SiteCohortError(
+                f"{cohort}: the {len(rows)} case(s) {name} scored are all {only}; an AUC needs "
+                f"both classes ({len(failures)} failed, see {out_dir / 'failures.csv'}; "
+                f"predictions in {out_dir / f'predictions_{name}.csv'})")
     results = evaluate_files([CohortFiles(cohort.name, tuple(files))], n_boot=opts.n_boot,
                              seed=opts.seed, reference=next(iter(pipe.bundles)))
     intro = (f"Site acceptance run on {len(layout.cases)} cases ({layout.kind} layout), "
