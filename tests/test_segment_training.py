@@ -139,7 +139,8 @@ def test_segment_and_qc_stages_write_job_files(tiny_model: Path, tmp_path: Path)
 
 def test_cached_prediction_is_reused_and_keyed_by_model(tiny_model: Path, tmp_path: Path) -> None:
     """eval-seg --cache on a GPU machine, holdout evaluate / qc-tune --cache here: the second
-    call must read the stored probabilities, give the same mask, and never serve another model."""
+    call must read the stored probabilities, give the same mask, and never serve another model
+    or another image of the same case name."""
     from node.segment.evaluate import image_digest, predict_cached
 
     image, _truth = blob_case((14, 40, 44), seed=7)

@@ -23,6 +23,7 @@ class BudgetTrainer(nnUNetTrainer):
 
     deadline: float | None = None  # time.monotonic() value after which no new epoch starts
     fit_to_deadline: bool = False  # re-plan the epoch count (and the poly LR) after each epoch
+    _epoch_seconds: tuple[float, ...] = ()  # the last three epoch times (``_epoch_done``)
 
     def set_budget(
         self, epochs: int, iterations: int, val_iterations: int, max_seconds: float | None,
@@ -64,7 +65,7 @@ class BudgetTrainer(nnUNetTrainer):
         other work competed and later at 45 s, so a 70-minute run planned 34 epochs and ended
         30 minutes early with its LR already at zero. The median keeps one slow epoch (a
         checkpoint save, a burst of other work) from cutting the plan."""
-        self._epoch_seconds = [*getattr(self, "_epoch_seconds", []), seconds][-3:]
+        self._epoch_seconds = (*self._epoch_seconds, seconds)[-3:]
         if self.fit_to_deadline and self.current_epoch >= 1:
             self._refit_epochs(sorted(self._epoch_seconds)[len(self._epoch_seconds) // 2])
 
