@@ -112,3 +112,30 @@ def test_switched_on_without_a_model_routes_to_review(tmp_path) -> None:
     r = run_qc(mask, None, False, cfg, image=P.image)
     assert QcCode.PREDICTED_QUALITY in {x.code for x in r.reasons}
     assert r.status != "pass"
+
+
+def test_score_applies_a_saved_regressor_with_its_threshold_and_the_rules() -> None:
+    """`qc-quality score`: the incumbent regressor judged on new masks as the pipeline would run
+    it — its own threshold, the configured rules — so a retrain is compared on the same masks."""
+    from node.qc.quality import QualityModel
+    from node.qc.quality_train import QualitySample, score_samples, train
+
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(120):
+        d = float(rng.uniform(0.2, 0.98))
+        m: dict[str, float | None] = {k: float(rng.uniform(0, 0.1)) for k in FEATURES}
+        m.update(volume_ml=12.0, interactive_dice=d, border_fraction=0.0, large_components=1.0,
+                 solidity=0.8, fat_share=0.9)
+        samples.append(QualitySample(f"c{i % 20}", "model" if i < 20 else f"nt_{i}", round(d, 4), m, {}))
+    empty = QualitySample("c0", "model", 0.0, {"volume_ml": 0.0, "interactive_dice": 0.99}, {})
+    model, _ = train(samples, alpha=0.5)
+    cfg = QcConfig(fat_continuity_check=False)
+    r = score_samples([*samples, empty], model, cfg)
+    pred = model.predict([s.x() for s in samples[:20]])
+    assert r["threshold"] == model.threshold
+    assert r["model_masks"]["n"] == 21 and r["deliverable_masks"]["n"] == 121
+    assert r["model_masks"]["passed"] == int(np.sum(pred >= model.threshold)) > 0
+    assert r["model_masks"]["min_passed_dice"] >= 0.5  # the regressor follows interactive_dice
+    strict = score_samples(samples, QualityModel(model.estimator, 1.01, model.meta), cfg)
+    assert strict["model_masks"]["passed"] == 0 and strict["model_masks"]["review_share"] == 1.0

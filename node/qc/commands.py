@@ -45,6 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--report", type=Path, default=None,
                    help="JSON: threshold, out-of-fold rule-set comparison")
     t.set_defaults(func=_quality_train)
+    sc = qsub.add_parser("score", help="a saved regressor as it is (its threshold, the config's "
+                                       "rules) on collected samples: the incumbent's side of a retrain")
+    sc.add_argument("samples", type=Path, nargs="+", help="samples JSON files from `collect`")
+    sc.add_argument("--model", type=Path, default=None,
+                    help="regressor folder (default: node/models/demo/quality)")
+    sc.add_argument("--report", type=Path, default=None, help="JSON with the gate numbers")
+    sc.set_defaults(func=_quality_score)
 
 
 def _tune(args: argparse.Namespace) -> int:
@@ -171,4 +178,25 @@ def _quality_train(args: argparse.Namespace) -> int:
 
         atomic.write_text(args.report, json.dumps(report, indent=1, default=str) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "oof"}, indent=1, default=str))
+    return 0
+
+
+def _quality_score(args: argparse.Namespace) -> int:
+    from node.config import load_config
+    from node.qc.quality import load_quality_model
+    from node.qc.quality_train import load_samples, score_samples
+
+    model = load_quality_model(args.model)
+    if model is None:
+        print(f"no quality model in {args.model or 'node/models/demo/quality'}")
+        return 2
+    samples = [s for path in args.samples for s in load_samples(path)]
+    report = {"model": str(args.model or "node/models/demo/quality"),
+              "samples": [str(p) for p in args.samples],
+              **score_samples(samples, model, load_config(args.config).qc)}
+    if args.report:
+        from node import atomic
+
+        atomic.write_text(args.report, json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
     return 0

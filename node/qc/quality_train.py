@@ -304,6 +304,21 @@ def gate_numbers(samples: list[QualitySample], passed: np.ndarray,
             "good_ge_0_7_passed": int(np.sum(d >= 0.7))}
 
 
+def score_samples(samples: list[QualitySample], model: QualityModel, cfg: object) -> dict[str, object]:
+    """A saved regressor, as it is, on samples it may never have seen: its own threshold and the
+    rule set ``cfg`` runs. When the segmentation model changes, this is the incumbent's side of the
+    comparison with a retrained candidate (whose numbers are out-of-fold), on the same masks."""
+    pred = model.predict([s.x() for s in samples])
+    dice = np.array([s.dice for s in samples])
+    ok = rule_mask(samples, cfg, getattr(cfg, "fat_continuity_check", True))
+    passed = ok & (pred >= model.threshold)
+    return {"threshold": model.threshold,
+            "fat_continuity_check": bool(getattr(cfg, "fat_continuity_check", True)),
+            "mae": round(float(np.mean(np.abs(pred - dice))), 4) if len(dice) else None,
+            "model_masks": gate_numbers(samples, passed, lambda s: s.kind == "model"),
+            "deliverable_masks": gate_numbers(samples, passed, deliverable)}
+
+
 def select_configuration(samples: list[QualitySample], cfg: object,
                          alphas: tuple[float, ...] = (0.2, 0.5),
                          balances: tuple[bool, ...] = (False, True)) -> dict[str, object]:
