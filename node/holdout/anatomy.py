@@ -191,9 +191,14 @@ def _design_tumour(rng: np.random.Generator, body: Body, depth: str, volume_ml: 
         i, j = rng.choice(len(body.seeds), 2, replace=False)
         mid = (body.seeds[i] + body.seeds[j]) / 2
         cx, cy = mid[0] * body.ax, mid[1] * body.ay
+        if _bone_clearance(body, cx, cy) < 1:
+            cx, cy = _clearest(body, [((a + b) / 2 * (body.ax, body.ay))
+                                      for n, a in enumerate(body.seeds) for b in body.seeds[n + 1:]])
     else:
         k = int(rng.integers(len(body.seeds)))
         cx, cy = body.seeds[k][0] * body.ax * 0.9, body.seeds[k][1] * body.ay * 0.9
+        if _bone_clearance(body, cx, cy) < 1:
+            cx, cy = _clearest(body, [sd * (body.ax * 0.9, body.ay * 0.9) for sd in body.seeds])
     septa = tuple((float(rng.normal()), float(rng.normal()), float(rng.normal()),
                    float(rng.uniform(0, 2 * math.pi)),
                    float(rng.uniform(0.6, 1.0) if not alt_like else rng.uniform(1.2, 2.5)))
@@ -203,6 +208,21 @@ def _design_tumour(rng: np.random.Generator, body: Body, depth: str, volume_ml: 
     capsule = float(rng.uniform(0.6, 1.4)) if rng.random() < 0.7 else 0.0
     return TumourDesign(np.array([cx, cy, z0]), tuple(lobes), capsule, septa, nodules, depth,
                         extent), bulge
+
+
+def _bone_clearance(body: Body, x: float, y: float) -> float:
+    """Smallest normalised distance to a bone's outline (< 1: inside a bone)."""
+    return min((math.hypot((x - bx) / rx, (y - by) / ry) for bx, by, rx, ry, _ in body.bones),
+               default=math.inf)
+
+
+def _clearest(body: Body, candidates: list[np.ndarray]) -> tuple[float, float]:
+    """The candidate centre farthest from every bone. Bones are painted over soft tissue, so a
+    deep tumour whose centre fell inside the (large) pelvic or shoulder bone vanished from the
+    truth (seed 27: two small buttock tumours with 0 voxels). Chosen without a random draw, so
+    every case whose first choice was clear of bone renders exactly as before."""
+    best = max(candidates, key=lambda c: _bone_clearance(body, float(c[0]), float(c[1])))
+    return float(best[0]), float(best[1])
 
 
 def tumour_field(t: TumourDesign, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:

@@ -67,6 +67,9 @@ def evaluate_case(case_dir: Path, segmenter: Segmenter, qc_cfg: QcConfig,
 
     started = time.perf_counter()
     array, truth, image = load_case(case_dir)
+    if not truth.any():  # no tumour to measure against: Dice would be 1.0 or 0.0 by accident
+        return CaseOutcome(case_dir.name, subgroups_of(case_dir, 0.0), 0.0, 0.0, 0.0, "not_scored",
+                           ["empty_truth"], {}, extra={"empty_truth": 1.0})
     mask = predict_cached(segmenter, image, case_dir.name, cache)
     sx, sy, sz = mask.geometry.spacing
     spacing_zyx = (sz, sy, sx)
@@ -96,7 +99,10 @@ def _mean(xs: Iterable[float]) -> float | None:
 
 
 def summarise(outcomes: list[CaseOutcome]) -> dict[str, object]:
-    """Issue 14's numbers: Dice overall / per subgroup, QC split, delivered-mask quality, rescue."""
+    """Issue 14's numbers: Dice overall / per subgroup, QC split, delivered-mask quality, rescue.
+    Cases without a tumour in their truth are listed, not scored."""
+    excluded = [o.case for o in outcomes if o.extra.get("empty_truth")]
+    outcomes = [o for o in outcomes if not o.extra.get("empty_truth")]
     passed = [o for o in outcomes if o.qc_status == QcStatus.PASS.value]
     review = [o for o in outcomes if o.qc_status != QcStatus.PASS.value]
     groups: dict[str, dict[str, object]] = {}
@@ -125,6 +131,7 @@ def summarise(outcomes: list[CaseOutcome]) -> dict[str, object]:
         "review_rescue_ge_0_8_share": (round(sum(d >= 0.8 for d in rescued) / len(rescued), 4)
                                        if rescued else None),
         "subgroups": groups,
+        "excluded_empty_truth": excluded,
     }
 
 

@@ -24,7 +24,7 @@ from node import atomic
 from node.holdout.anatomy import REGIONS, TUMOUR_TISSUES, design_body, label_map
 from node.holdout.signal import VENDORS, acquire, coil_field, tissue_signal
 
-GENERATOR_VERSION = "lipo-holdout 1.0"
+GENERATOR_VERSION = "lipo-holdout 1.1"  # 1.1: deep tumours are never placed inside a bone
 DEPTHS = ("superficial", "intermuscular", "deep")
 SIZES = ("small", "large")
 PLANES = ("axial", "coronal", "sagittal")
