@@ -103,7 +103,7 @@ def test_summary_reports_what_the_issue_asks() -> None:
 def test_a_deep_tumour_is_never_hidden_inside_a_bone(seed, region, depth, size, vendor, plane) -> None:
     """Generator 1.0 put these two small buttock tumours inside the pelvic bone, which is painted
     over soft tissue: their truth had no voxel and the evaluation scored Dice 1.0 / 0.0."""
-    _image, mask, ref, meta = render_case(seed, region, depth, size, vendor, plane, max_matrix=96)
+    _image, mask, _ref, meta = render_case(seed, region, depth, size, vendor, plane, max_matrix=96)
     assert mask.sum() > 0 and meta.volume_ml > 0.3 * meta.design_volume_ml
 
 
