@@ -170,6 +170,7 @@ def _design_tumour(rng: np.random.Generator, body: Body, depth: str, volume_ml: 
     theta = float(rng.uniform(0, 2 * math.pi))
     z0 = float(rng.uniform(-30, 30))
     bulge = None
+    sites: list[np.ndarray] = []  # where a deep tumour may go instead if its centre is in a bone
     if depth == "superficial":
         r_out = float(contour(body, np.array([theta]), np.array([z0]))[0])
         unit_mm = math.hypot(body.ax * math.cos(theta), body.ay * math.sin(theta))
@@ -191,14 +192,14 @@ def _design_tumour(rng: np.random.Generator, body: Body, depth: str, volume_ml: 
         i, j = rng.choice(len(body.seeds), 2, replace=False)
         mid = (body.seeds[i] + body.seeds[j]) / 2
         cx, cy = mid[0] * body.ax, mid[1] * body.ay
-        if _bone_clearance(body, cx, cy) < 1:
-            cx, cy = _clearest(body, [((a + b) / 2 * (body.ax, body.ay))
-                                      for n, a in enumerate(body.seeds) for b in body.seeds[n + 1:]])
+        sites = [(a + b) / 2 * (body.ax, body.ay)
+                 for n, a in enumerate(body.seeds) for b in body.seeds[n + 1:]]
     else:
         k = int(rng.integers(len(body.seeds)))
         cx, cy = body.seeds[k][0] * body.ax * 0.9, body.seeds[k][1] * body.ay * 0.9
-        if _bone_clearance(body, cx, cy) < 1:
-            cx, cy = _clearest(body, [sd * (body.ax * 0.9, body.ay * 0.9) for sd in body.seeds])
+        sites = [sd * (body.ax * 0.9, body.ay * 0.9) for sd in body.seeds]
+    if sites and _bone_clearance(body, cx, cy) < 1:  # deep and intermuscular only
+        cx, cy = _clearest(body, sites)
     septa = tuple((float(rng.normal()), float(rng.normal()), float(rng.normal()),
                    float(rng.uniform(0, 2 * math.pi)),
                    float(rng.uniform(0.6, 1.0) if not alt_like else rng.uniform(1.2, 2.5)))

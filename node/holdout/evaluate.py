@@ -80,7 +80,7 @@ def evaluate_case(case_dir: Path, segmenter: Segmenter, qc_cfg: QcConfig,
     out = CaseOutcome(case_dir.name, subgroups_of(case_dir, truth_ml), round(dice(mask.array, truth), 4),
                       round(truth_ml, 2), round(float(mask.array.sum()) * voxel_ml, 2),
                       qc.status.value, [r.code.value for r in qc.reasons], qc.measurements)
-    if rescue and qc.status is QcStatus.FAIL and truth.any():
+    if rescue and qc.status is QcStatus.FAIL:
         points = simulate_points(truth, np.random.default_rng(7), inward=2)
         try:
             res = segment_from_points(array, spacing_zyx, points)

@@ -138,8 +138,7 @@ def _quality_train(args: argparse.Namespace) -> int:
     from node.qc.quality import DEMO_QUALITY_DIR, save_quality_model
     from node.qc.quality_train import (
         compare_rule_sets,
-        deliverable,
-        gate_numbers,
+        gate_report,
         load_samples,
         rule_mask,
         select_configuration,
@@ -165,10 +164,8 @@ def _quality_train(args: argparse.Namespace) -> int:
                                              / len(dice)), 4),
               "out_of_fold_above_truth_share": round(float(sum(p > d for p, d in zip(oof, dice, strict=True))
                                                            / len(dice)), 4),
-              "gate_out_of_fold": {"model_masks": gate_numbers(samples, passed, lambda s: s.kind == "model"),
-                                   "deliverable_masks": gate_numbers(samples, passed, deliverable)},
-              "gate_in_sample": {"model_masks": gate_numbers(samples, insample, lambda s: s.kind == "model"),
-                                 "deliverable_masks": gate_numbers(samples, insample, deliverable)},
+              "gate_out_of_fold": gate_report(samples, passed),
+              "gate_in_sample": gate_report(samples, insample),
               "rule_sets_out_of_fold": compare_rule_sets(samples, oof, model.threshold, cfg.qc),
               "selection": selection,
               "oof": [{"case": s.case, "kind": s.kind, "dice": s.dice, "predicted": round(float(p), 4)}
@@ -183,15 +180,16 @@ def _quality_train(args: argparse.Namespace) -> int:
 
 def _quality_score(args: argparse.Namespace) -> int:
     from node.config import load_config
-    from node.qc.quality import load_quality_model
+    from node.qc.quality import DEMO_QUALITY_DIR, load_quality_model
     from node.qc.quality_train import load_samples, score_samples
 
-    model = load_quality_model(args.model)
+    folder = args.model or DEMO_QUALITY_DIR
+    model = load_quality_model(folder)
     if model is None:
-        print(f"no quality model in {args.model or 'node/models/demo/quality'}")
+        print(f"no quality model in {folder}")
         return 2
     samples = [s for path in args.samples for s in load_samples(path)]
-    report = {"model": str(args.model or "node/models/demo/quality"),
+    report = {"model": str(folder),
               "samples": [str(p) for p in args.samples],
               **score_samples(samples, model, load_config(args.config).qc)}
     if args.report:

@@ -304,19 +304,24 @@ def gate_numbers(samples: list[QualitySample], passed: np.ndarray,
             "good_ge_0_7_passed": int(np.sum(d >= 0.7))}
 
 
+def gate_report(samples: list[QualitySample], passed: np.ndarray) -> dict[str, dict[str, float | int | None]]:
+    """:func:`gate_numbers` of the pipeline's own masks and of every deliverable mask: the two
+    views each report of a gate (train, select, score) gives."""
+    return {"model_masks": gate_numbers(samples, passed, lambda s: s.kind == "model"),
+            "deliverable_masks": gate_numbers(samples, passed, deliverable)}
+
+
 def score_samples(samples: list[QualitySample], model: QualityModel, cfg: object) -> dict[str, object]:
     """A saved regressor, as it is, on samples it may never have seen: its own threshold and the
     rule set ``cfg`` runs. When the segmentation model changes, this is the incumbent's side of the
     comparison with a retrained candidate (whose numbers are out-of-fold), on the same masks."""
     pred = model.predict([s.x() for s in samples])
     dice = np.array([s.dice for s in samples])
-    ok = rule_mask(samples, cfg, getattr(cfg, "fat_continuity_check", True))
-    passed = ok & (pred >= model.threshold)
-    return {"threshold": model.threshold,
-            "fat_continuity_check": bool(getattr(cfg, "fat_continuity_check", True)),
+    fat_continuity = bool(getattr(cfg, "fat_continuity_check", True))
+    passed = rule_mask(samples, cfg, fat_continuity) & (pred >= model.threshold)
+    return {"threshold": model.threshold, "fat_continuity_check": fat_continuity,
             "mae": round(float(np.mean(np.abs(pred - dice))), 4) if len(dice) else None,
-            "model_masks": gate_numbers(samples, passed, lambda s: s.kind == "model"),
-            "deliverable_masks": gate_numbers(samples, passed, deliverable)}
+            **gate_report(samples, passed)}
 
 
 def select_configuration(samples: list[QualitySample], cfg: object,
@@ -338,8 +343,7 @@ def select_configuration(samples: list[QualitySample], cfg: object,
                 passed = ok & (oof >= t)
                 rows.append({"alpha": alpha, "balanced": balance, "rules": name,
                              "fat_continuity": fc, "threshold": t,
-                             "model_masks": gate_numbers(samples, passed, lambda s: s.kind == "model"),
-                             "deliverable_masks": gate_numbers(samples, passed, deliverable)})
+                             **gate_report(samples, passed)})
     best = min(rows, key=lambda r: (r["model_masks"]["review_share"], not r["fat_continuity"],  # type: ignore[index]
                                     r["alpha"]))
     return {"candidates": rows, "chosen": best}
