@@ -109,3 +109,17 @@ def test_the_checks_can_be_switched_off() -> None:
 def test_measure_rejects_a_mask_on_another_grid() -> None:
     with pytest.raises(ValueError, match="shape"):
         measure(P.image, P.tumour[:, :-1], SPACING_ZYX)
+
+
+def test_edge_offset_follows_the_mask_off_the_tumour_edge() -> None:
+    """A rim of muscle added in-plane moves the strongest edge inside the mask (more negative
+    offset, by about the rim's width); a mask shrunk in-plane moves it outside."""
+    from scipy import ndimage
+
+    disc = ndimage.generate_binary_structure(2, 2)[None]   # 3x3 in-plane square: 1 voxel = 1 mm
+    grown = ndimage.binary_dilation(P.tumour, disc, iterations=3)
+    shrunk = ndimage.binary_erosion(P.tumour, disc, iterations=2)
+    right, big, small = (measure(P.image, m, SPACING_ZYX).edge_offset_mm for m in (P.tumour, grown, shrunk))
+    assert big <= right - 2.0, (right, big)
+    assert small >= right + 1.0, (right, small)
+    assert -3.0 <= right <= 0.0          # the capsule's inner edge, just inside the drawn edge
