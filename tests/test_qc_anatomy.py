@@ -123,3 +123,19 @@ def test_edge_offset_follows_the_mask_off_the_tumour_edge() -> None:
     assert big <= right - 2.0, (right, big)
     assert small >= right + 1.0, (right, small)
     assert -3.0 <= right <= 0.0          # the capsule's inner edge, just inside the drawn edge
+
+
+def test_small_mask_with_a_rim_of_muscle_is_sent_to_review_by_edge_inside() -> None:
+    """The failure QC let through on hold-outs 23-26: a small tumour over-segmented by a rim of
+    the tissue around it, with the model fully confident (0.99 here)."""
+    from scipy import ndimage
+
+    rim = ndimage.binary_dilation(P.tumour, ndimage.generate_binary_structure(2, 2)[None], iterations=3)
+    r = _qc(rim, interactive=False)
+    assert QcCode.EDGE_INSIDE in _codes(r), r.measurements
+    assert r.status is QcStatus.FAIL
+    # the rule is for small masks (≤ edge_offset_max_volume_ml), and it can be switched off
+    assert QcCode.EDGE_INSIDE not in _codes(_qc(rim, QcConfig(edge_offset_max_volume_ml=5.0), False))
+    assert QcCode.EDGE_INSIDE not in _codes(_qc(rim, QcConfig(min_edge_offset_mm=None), False))
+    # the right mask of the same tumour is not flagged
+    assert QcCode.EDGE_INSIDE not in _codes(_qc(P.tumour, interactive=False))

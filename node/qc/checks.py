@@ -35,6 +35,7 @@ class QcCode(StrEnum):
     SHEET_LIKE = "sheet_like"
     LOW_SOLIDITY = "low_solidity"
     NOT_FATTY = "not_fatty"
+    EDGE_INSIDE = "edge_inside"
     INTERACTIVE_DISAGREES = "interactive_disagrees"
     # learned (node.qc.quality): a pessimistic Dice estimate from all measurements together
     PREDICTED_QUALITY = "predicted_quality"
@@ -205,6 +206,11 @@ def _anatomy_checks(image: np.ndarray, mask: Mask, cfg: QcConfig,
     if m.solidity < cfg.min_solidity:
         fail(QcCode.LOW_SOLIDITY, m.solidity, cfg.min_solidity,
              f"mask fills only {100 * m.solidity:.0f} % of its convex hull")
+    small = mask.array.sum() * _voxel_ml(mask) <= cfg.edge_offset_max_volume_ml
+    if cfg.min_edge_offset_mm is not None and small and m.edge_offset_mm <= cfg.min_edge_offset_mm:
+        fail(QcCode.EDGE_INSIDE, m.edge_offset_mm, cfg.min_edge_offset_mm,
+             f"the strongest edge lies {-m.edge_offset_mm:.0f} mm inside this small mask's border "
+             "(a rim of neighbouring tissue included?)")
     if m.fat_share < cfg.min_fat_share:
         fail(QcCode.NOT_FATTY, m.fat_share, cfg.min_fat_share,
              f"only {100 * m.fat_share:.0f} % of the mask is fat-bright (lipomatous tumour expected)")

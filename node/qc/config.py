@@ -43,6 +43,15 @@ class QcConfig(BaseModel):
     opening_mm: float = Field(3.0, gt=0, description="ball radius of that opening")
     min_solidity: float = Field(0.2, ge=0, le=1, description="mask volume / convex hull volume")
     min_fat_share: float = Field(0.3, ge=0, le=1, description="share of fat-bright mask voxels")
+    min_edge_offset_mm: float | None = Field(
+        -4.0, le=0, description="edge_inside: a small mask fails when the strongest in-plane edge near "
+        "it lies this far (mm) or further inside its border (a small tumour over-segmented by a rim of "
+        "the tissue around it); None = off. Chosen on the QC development set (segmentation_"
+        "generalisation.md §12)"
+    )
+    edge_offset_max_volume_ml: float = Field(
+        30.0, ge=0, description="edge_inside applies to masks up to this volume"
+    )
     max_dropped_over_kept: float | None = Field(
         1.0, ge=0, description="largest confident piece the clean-up removed / the kept mask "
         "(cleanup_dropped_more); None = off"
