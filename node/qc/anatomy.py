@@ -160,7 +160,7 @@ def edge_profile(image: np.ndarray, fg: np.ndarray, spacing_zyx: Sequence[float]
               - ndimage.distance_transform_edt(m, sampling=flat))
     # boundary voxels of the mask sit at -step/2..; shift so the edge itself is band 0
     signed = np.where(m, signed + step / 2, signed - step / 2)
-    depth = ndimage.distance_transform_edt(inside_body, sampling=(1e6, dy, dx))
+    depth = ndimage.distance_transform_edt(inside_body, sampling=flat)
     use = inside_body & (depth >= 4.0) & (np.abs(signed) <= reach_mm + step / 2)
     bands = np.round(signed[use] / step).astype(int)
     k = int(np.ceil(reach_mm / step))

@@ -206,7 +206,7 @@ def _anatomy_checks(image: np.ndarray, mask: Mask, cfg: QcConfig,
     if m.solidity < cfg.min_solidity:
         fail(QcCode.LOW_SOLIDITY, m.solidity, cfg.min_solidity,
              f"mask fills only {100 * m.solidity:.0f} % of its convex hull")
-    small = mask.array.sum() * _voxel_ml(mask) <= cfg.edge_offset_max_volume_ml
+    small = (values["volume_ml"] or 0.0) <= cfg.edge_offset_max_volume_ml   # set by run_qc
     if cfg.min_edge_offset_mm is not None and small and m.edge_offset_mm <= cfg.min_edge_offset_mm:
         fail(QcCode.EDGE_INSIDE, m.edge_offset_mm, cfg.min_edge_offset_mm,
              f"the strongest edge lies {-m.edge_offset_mm:.0f} mm inside this small mask's border "
