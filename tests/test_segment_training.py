@@ -170,6 +170,40 @@ def test_cached_prediction_is_reused_and_keyed_by_model(tiny_model: Path, tmp_pa
     assert np.array_equal(third.array, first.array)  # another model id: computed, not read
 
 
+
+def test_cached_prediction_carries_the_pipelines_agreement(tiny_model: Path, tmp_path: Path) -> None:
+    """The hold-out evaluation reads masks through the cache; with the pipeline's mirrored
+    agreement pass on, the cached mask must carry the agreement the segment stage gives QC
+    (else low_agreement never runs there), computed from the cached mirrored pass on rerun and
+    added to a cache written without it."""
+    from node.segment.evaluate import predict_cached, volume_from_image
+    from node.segment.nnunet import pass_agreement
+
+    image, _truth = blob_case((14, 40, 44), seed=11)
+    itk = sitk.GetImageFromArray(image.astype(np.float32))
+    itk.SetSpacing((1.5, 1.5, 4.0))
+    single = Segmenter(tiny_model, SegmentConfig(device=DevicePolicy.CPU, torch_threads=1,
+                                                 agreement_pass=False))
+    assert predict_cached(single, itk, "case-b", tmp_path).agreement is None
+    assert len(list(tmp_path.iterdir())) == 1
+    both = Segmenter(tiny_model, SegmentConfig(device=DevicePolicy.CPU, torch_threads=1,
+                                               agreement_pass=True))
+    direct = both.predict(volume_from_image(itk))
+    first = predict_cached(both, itk, "case-b", tmp_path)  # adds only the mirrored pass
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and names[0].endswith(".mirror.prob.nii.gz")
+    assert first.agreement is not None and abs(first.agreement - direct.agreement) < 0.02
+    mirror = tmp_path / names[0]
+    prob = sitk.GetArrayFromImage(sitk.ReadImage(str(mirror)))
+    shifted = np.full_like(prob, 255)  # tamper with the stored mirrored pass only: all tumour
+    out = sitk.GetImageFromArray(shifted)
+    out.CopyInformation(itk)
+    sitk.WriteImage(out, str(mirror))
+    second = predict_cached(both, itk, "case-b", tmp_path)
+    assert np.array_equal(second.array, first.array)
+    expected = pass_agreement(first.probabilities, shifted.astype(np.float32) / 255)
+    assert second.agreement == pytest.approx(expected) and second.agreement != first.agreement
+
 def _bundled_net(n_classes: int) -> torch.nn.Module:
     from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
 

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--md", type=Path, default=Path("docs/evaluation/holdout_segmentation.md"))
     e.add_argument("--cache", type=Path, default=None,
                    help="folder for the model's masks (re-running QC then skips the network)")
+    e.add_argument("--no-agreement-pass", action="store_true",
+                   help="skip the mirrored pass (and so QC's low_agreement), as reports before stop 28 did")
     e.add_argument("--no-cleanup", action="store_true",
                    help="keep fat-like components (segment.drop_fat_pieces off): the raw model")
     e.add_argument("--title", default="Segmentation + QC on the independent hold-out")
@@ -47,7 +49,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from node.segment.nnunet import Segmenter
 
     cfg = load_config(args.config)
-    seg_cfg = cfg.segment.model_copy(update={"agreement_pass": False, "torch_threads": args.threads,
+    # the mirrored agreement pass follows the config, as in the pipeline's segment stage: without
+    # it QC's low_agreement rule never runs and the review share is under-counted
+    seg_cfg = cfg.segment.model_copy(update={"agreement_pass": cfg.segment.agreement_pass
+                                             and not args.no_agreement_pass,
+                                             "torch_threads": args.threads,
                                              "drop_fat_pieces": not args.no_cleanup})
     segmenter = Segmenter(args.model or seg_cfg.model_folder(), seg_cfg)
     cases = case_dirs_of(args.cohort_dir)[: args.n]
@@ -62,6 +68,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     generator = json.loads(manifest.read_text())["generator"] if manifest.is_file() else "twin"
     context = {"cohort": str(args.cohort_dir), "generator": generator, "model_id": segmenter.model_id,
                "device": segmenter.device, "drop_fat_pieces": seg_cfg.drop_fat_pieces,
+               "agreement_pass": seg_cfg.agreement_pass,
                "qc": cfg.qc.model_dump(mode="json"),
                "command": f"lipo-node holdout evaluate {args.cohort_dir}"}
     write_report(outcomes, summary, args.json, args.md, args.title, context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,24 +69,37 @@ def predict_cached(segmenter: Segmenter, image: sitk.Image, case: str, cache: Pa
     is (``eval-seg --cache``) while QC and its tuning run here. The file name carries the model
     id (folder name + weights digest), so another model never reads these probabilities, and a
     digest of the image, so a case of the same name from another cohort (two randomised cohorts
-    both start at ``dr-train-0000``) never reads them either.
+    both start at ``dr-train-0000``) never reads them either. With ``agreement_pass`` (the
+    pipeline's default) the mirrored pass is cached beside it and the mask carries the same
+    agreement the segment stage gives QC; a cache written without it gains the missing pass.
     """
-    path = None
-    if cache is not None:
-        path = cache / f"{case}.{image_digest(image)}.{segmenter.model_id.replace('@', '_')}.prob.nii.gz"
-        if path.is_file():  # foreground probability × 255, as the segment stage stores it
-            prob = sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype(np.float32) / 255
-            return _from_probabilities(prob, image, segmenter)
-    mask = segmenter.predict(volume_from_image(image))
-    if path is not None and mask.probabilities is not None:
-        from node import atomic
+    if cache is None:
+        return segmenter.predict(volume_from_image(image))
+    from node import atomic
+    from node.segment.nnunet import pass_agreement
 
-        prob8 = np.round(np.clip(mask.probabilities, 0, 1) * 255).astype(np.uint8)
+    stem = f"{case}.{image_digest(image)}.{segmenter.model_id.replace('@', '_')}"
+    names = [f"{stem}.prob.nii.gz"] + ([f"{stem}.mirror.prob.nii.gz"] if segmenter.cfg.agreement_pass else [])
+    probs: list[np.ndarray] = []
+    for i, name in enumerate(names):
+        path = cache / name
+        if path.is_file():  # foreground probability x 255, as the segment stage stores it
+            probs.append(sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype(np.float32) / 255)
+            continue
+        volume = volume_from_image(image)
+        array = np.ascontiguousarray(volume.array, dtype=np.float32)
+        sx, sy, sz = volume.geometry.spacing
+        spacing = [sz, sy, sx]
+        prob = segmenter.foreground(array, spacing) if i == 0 else segmenter.mirrored(array, spacing)
+        prob8 = np.round(np.clip(prob, 0, 1) * 255).astype(np.uint8)
         out = sitk.GetImageFromArray(prob8)
         out.CopyInformation(image)
         atomic.write_image(path, out)
         # the mask is re-derived from the stored probabilities, so a rerun sees the same mask
-        return _from_probabilities(prob8.astype(np.float32) / 255, image, segmenter)
+        probs.append(prob8.astype(np.float32) / 255)
+    mask = _from_probabilities(probs[0], image, segmenter)
+    if len(probs) == 2:
+        mask = dataclasses.replace(mask, agreement=pass_agreement(probs[0], probs[1]))
     return mask
 
 

@@ -75,6 +75,11 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
 
 
+def pass_agreement(fg: np.ndarray, mirrored: np.ndarray) -> float:
+    """Dice of the two passes' 0.5 masks: what ``low_agreement`` is judged on."""
+    return dice(fg > 0.5, mirrored > 0.5)
+
+
 class Segmenter:
     """A loaded nnU-Net model; ``predict(volume)`` → :class:`Mask` on the volume's grid."""
 
@@ -134,6 +139,17 @@ class Segmenter:
         )
         return np.asarray(probs[1], dtype=np.float32)
 
+    def passes(self, image: np.ndarray, spacing_zyx: list[float]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The foreground probability and, with ``agreement_pass``, the mirrored pass's (flipped
+        back onto the same grid); QC's agreement is :func:`pass_agreement` of the two."""
+        fg = self.foreground(image, spacing_zyx)
+        return fg, (self.mirrored(image, spacing_zyx) if self.cfg.agreement_pass else None)
+
+    def mirrored(self, image: np.ndarray, spacing_zyx: list[float]) -> np.ndarray:
+        """Foreground probability of the volume flipped left-right along x, flipped back."""
+        flipped = self.foreground(np.ascontiguousarray(image[:, :, ::-1]), spacing_zyx)
+        return np.ascontiguousarray(flipped[:, :, ::-1])
+
     def predict(self, volume: Volume) -> Mask:
         """Segment ``volume``; probabilities and (optionally) agreement ride along for QC."""
         start = time.perf_counter()
@@ -142,11 +158,8 @@ class Segmenter:
         sx, sy, sz = volume.geometry.spacing
         spacing = [sz, sy, sx]
         t0 = time.perf_counter()
-        fg = self.foreground(image, spacing)
-        agreement = None
-        if self.cfg.agreement_pass:
-            mirrored = self.foreground(np.ascontiguousarray(image[:, :, ::-1]), spacing)[:, :, ::-1]
-            agreement = dice(fg > 0.5, mirrored > 0.5)
+        fg, mirrored = self.passes(image, spacing)
+        agreement = None if mirrored is None else pass_agreement(fg, mirrored)
         inference = time.perf_counter() - t0
         if fg.shape != volume.geometry.shape:
             raise SegmentationError(f"model returned shape {fg.shape} for grid {volume.geometry.shape}")
