@@ -70,8 +70,9 @@ def predict_cached(segmenter: Segmenter, image: sitk.Image, case: str, cache: Pa
     id (folder name + weights digest), so another model never reads these probabilities, and a
     digest of the image, so a case of the same name from another cohort (two randomised cohorts
     both start at ``dr-train-0000``) never reads them either. With ``agreement_pass`` (the
-    pipeline's default) the mirrored pass is cached beside it and the mask carries the same
-    agreement the segment stage gives QC; a cache written without it gains the missing pass.
+    pipeline's default) the mirrored pass is cached beside it and the mask carries the agreement
+    the segment stage gives QC (here from the 8-bit probabilities); a cache written without it
+    gains the missing pass.
     """
     if cache is None:
         return segmenter.predict(volume_from_image(image))
@@ -81,15 +82,17 @@ def predict_cached(segmenter: Segmenter, image: sitk.Image, case: str, cache: Pa
     stem = f"{case}.{image_digest(image)}.{segmenter.model_id.replace('@', '_')}"
     names = [f"{stem}.prob.nii.gz"] + ([f"{stem}.mirror.prob.nii.gz"] if segmenter.cfg.agreement_pass else [])
     probs: list[np.ndarray] = []
+    network_input: tuple[np.ndarray, list[float]] | None = None
     for i, name in enumerate(names):
         path = cache / name
         if path.is_file():  # foreground probability x 255, as the segment stage stores it
             probs.append(sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype(np.float32) / 255)
             continue
-        volume = volume_from_image(image)
-        array = np.ascontiguousarray(volume.array, dtype=np.float32)
-        sx, sy, sz = volume.geometry.spacing
-        spacing = [sz, sy, sx]
+        if network_input is None:
+            volume = volume_from_image(image)
+            sx, sy, sz = volume.geometry.spacing
+            network_input = (np.ascontiguousarray(volume.array, dtype=np.float32), [sz, sy, sx])
+        array, spacing = network_input
         prob = segmenter.foreground(array, spacing) if i == 0 else segmenter.mirrored(array, spacing)
         prob8 = np.round(np.clip(prob, 0, 1) * 255).astype(np.uint8)
         out = sitk.GetImageFromArray(prob8)
