@@ -77,23 +77,19 @@ def predict_cached(segmenter: Segmenter, image: sitk.Image, case: str, cache: Pa
     if cache is None:
         return segmenter.predict(volume_from_image(image))
     from node import atomic
-    from node.segment.nnunet import pass_agreement
+    from node.segment.nnunet import network_input, pass_agreement
 
     stem = f"{case}.{image_digest(image)}.{segmenter.model_id.replace('@', '_')}"
     names = [f"{stem}.prob.nii.gz"] + ([f"{stem}.mirror.prob.nii.gz"] if segmenter.cfg.agreement_pass else [])
     probs: list[np.ndarray] = []
-    network_input: tuple[np.ndarray, list[float]] | None = None
+    net_in: tuple[np.ndarray, list[float]] | None = None
     for i, name in enumerate(names):
         path = cache / name
         if path.is_file():  # foreground probability x 255, as the segment stage stores it
             probs.append(sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype(np.float32) / 255)
             continue
-        if network_input is None:
-            volume = volume_from_image(image)
-            sx, sy, sz = volume.geometry.spacing
-            network_input = (np.ascontiguousarray(volume.array, dtype=np.float32), [sz, sy, sx])
-        array, spacing = network_input
-        prob = segmenter.foreground(array, spacing) if i == 0 else segmenter.mirrored(array, spacing)
+        net_in = net_in or network_input(volume_from_image(image))
+        prob = segmenter.foreground(*net_in) if i == 0 else segmenter.mirrored(*net_in)
         prob8 = np.round(np.clip(prob, 0, 1) * 255).astype(np.uint8)
         out = sitk.GetImageFromArray(prob8)
         out.CopyInformation(image)

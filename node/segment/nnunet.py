@@ -80,6 +80,12 @@ def pass_agreement(fg: np.ndarray, mirrored: np.ndarray) -> float:
     return dice(fg > 0.5, mirrored > 0.5)
 
 
+def network_input(volume: Volume) -> tuple[np.ndarray, list[float]]:
+    """The volume as nnU-Net is handed it: float32 (z, y, x) and spacing (z, y, x)."""
+    sx, sy, sz = volume.geometry.spacing
+    return np.ascontiguousarray(volume.array, dtype=np.float32), [sz, sy, sx]
+
+
 class Segmenter:
     """A loaded nnU-Net model; ``predict(volume)`` → :class:`Mask` on the volume's grid."""
 
@@ -139,27 +145,19 @@ class Segmenter:
         )
         return np.asarray(probs[1], dtype=np.float32)
 
-    def passes(self, image: np.ndarray, spacing_zyx: list[float]) -> tuple[np.ndarray, np.ndarray | None]:
-        """The foreground probability and, with ``agreement_pass``, the mirrored pass's (flipped
-        back onto the same grid); QC's agreement is :func:`pass_agreement` of the two."""
-        fg = self.foreground(image, spacing_zyx)
-        return fg, (self.mirrored(image, spacing_zyx) if self.cfg.agreement_pass else None)
-
     def mirrored(self, image: np.ndarray, spacing_zyx: list[float]) -> np.ndarray:
-        """Foreground probability of the volume flipped left-right along x, flipped back."""
-        flipped = self.foreground(np.ascontiguousarray(image[:, :, ::-1]), spacing_zyx)
-        return np.ascontiguousarray(flipped[:, :, ::-1])
+        """Foreground probability of the volume flipped left-right along x, flipped back (the
+        agreement pass; QC's agreement is :func:`pass_agreement` of it and :meth:`foreground`)."""
+        return self.foreground(np.ascontiguousarray(image[:, :, ::-1]), spacing_zyx)[:, :, ::-1]
 
     def predict(self, volume: Volume) -> Mask:
         """Segment ``volume``; probabilities and (optionally) agreement ride along for QC."""
         start = time.perf_counter()
         self._network_s = 0.0
-        image = np.ascontiguousarray(volume.array, dtype=np.float32)
-        sx, sy, sz = volume.geometry.spacing
-        spacing = [sz, sy, sx]
+        image, spacing = network_input(volume)
         t0 = time.perf_counter()
-        fg, mirrored = self.passes(image, spacing)
-        agreement = None if mirrored is None else pass_agreement(fg, mirrored)
+        fg = self.foreground(image, spacing)
+        agreement = pass_agreement(fg, self.mirrored(image, spacing)) if self.cfg.agreement_pass else None
         inference = time.perf_counter() - t0
         if fg.shape != volume.geometry.shape:
             raise SegmentationError(f"model returned shape {fg.shape} for grid {volume.geometry.shape}")
